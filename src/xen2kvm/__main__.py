@@ -1,0 +1,3 @@
+from xen2kvm.cli import run
+
+run()
