@@ -204,6 +204,10 @@ class Guest(ABC):
     def mkdir(self, path: str, mode: int = 0o755) -> None:
         """Create one directory (its parent must exist)."""
 
+    def rmdir(self, path: str) -> None:
+        """Remove an empty directory."""
+        raise GuestPathError(path, f"{self.name}: this backend cannot remove directories")
+
     @abstractmethod
     def chmod(self, path: str, mode: int) -> None: ...
 

@@ -18,6 +18,7 @@ import errno
 import os
 import secrets
 import stat as stat_mod
+from collections.abc import Iterator
 from pathlib import Path
 
 from xen2kvm.errors import (
@@ -109,7 +110,7 @@ class LocalGuest(Guest):
     # --- resolution ------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _walk(self, path: str, *, follow_last: bool) -> contextlib.Generator[_Resolved]:
+    def _walk(self, path: str, *, follow_last: bool) -> Iterator[_Resolved]:
         """Resolve ``path`` inside the root; yield its parent's fd and final name."""
         if not isinstance(path, str) or "\0" in path:
             raise GuestPathError(repr(path), "invalid path")
@@ -275,7 +276,7 @@ class LocalGuest(Guest):
             raise GuestReadOnly(f"{self.name} is opened read-only")
 
     @contextlib.contextmanager
-    def _parent(self, path: str) -> contextlib.Generator[_Resolved]:
+    def _parent(self, path: str) -> Iterator[_Resolved]:
         """The confined parent directory of ``path`` and its final name (not followed)."""
         self._check_writable()
         with self._walk(path, follow_last=False) as r:
@@ -365,6 +366,14 @@ class LocalGuest(Guest):
             assert r.name is not None
             try:
                 os.mkdir(r.name, mode, dir_fd=r.dir_fd)
+            except OSError as exc:
+                raise _write_error(path, exc) from exc
+
+    def rmdir(self, path: str) -> None:
+        with self._parent(path) as r:
+            assert r.name is not None
+            try:
+                os.rmdir(r.name, dir_fd=r.dir_fd)
             except OSError as exc:
                 raise _write_error(path, exc) from exc
 

@@ -204,6 +204,15 @@ class MemoryGuest(Guest):
             raise GuestPathError(path, "already exists")
         parent.children[name] = _Node(FileKind.DIR, mode=mode)
 
+    def rmdir(self, path: str) -> None:
+        parent, name = self._parent(path)
+        node = parent.children.get(name)
+        if node is None:
+            raise GuestFileNotFound(path)
+        if node.kind is not FileKind.DIR or node.children:
+            raise GuestPathError(path, "not an empty directory")
+        del parent.children[name]
+
     def chmod(self, path: str, mode: int) -> None:
         self._parent(path)
         self._resolve(path, follow_last=True)[1].mode = mode
