@@ -18,7 +18,9 @@ from xen2kvm.transaction import JOURNAL_ROOT, Transaction
 
 FILES = {
     "/etc/fstab": "/dev/xvda / ext4 defaults 0 1\n/dev/xvdb none swap sw 0 0\n",
-    "/boot/grub/menu.lst": "default 0\ntitle Debian\nkernel /boot/vmlinuz root=/dev/xvda console=hvc0\n",
+    "/boot/grub/menu.lst": (
+        "default 0\ntitle Debian\nkernel /boot/vmlinuz root=/dev/xvda console=hvc0\n"
+    ),
     "/etc/grub.conf": Symlink("../boot/grub/menu.lst"),
     "/etc/udev/rules.d/70-persistent-net.rules": 'SUBSYSTEM=="net", NAME="eth0"\n',
     "/boot/initrd.img": b"\x07\x07\x01" + b"A" * 100,
@@ -89,7 +91,9 @@ def test_plan_merges_edits_per_file_and_follows_symlinks(tmp_path: Path) -> None
     assert "/etc/grub.conf" not in by_path
     menu = by_path["/boot/grub/menu.lst"]
     assert menu.checks == ("console", "block-device-names")
-    assert menu.content == b"default 0\ntitle Debian\nkernel /boot/vmlinuz root=/dev/sda console=ttyS0\n"
+    assert menu.content == (
+        b"default 0\ntitle Debian\nkernel /boot/vmlinuz root=/dev/sda console=ttyS0\n"
+    )
     assert by_path["/etc/udev/rules.d/70-persistent-net.rules"].kind == "remove"
     diff = plan.diff(guest)
     assert "-kernel /boot/vmlinuz root=/dev/xvda console=hvc0" in diff
