@@ -459,15 +459,18 @@ class ShellVars:
         earlier in this file, like ``GRUB_CMDLINE_LINUX_DEFAULT="$GRUB_CMDLINE_LINUX_DEFAULT x"``
         in /etc/default/grub.d); command substitutions are left as written. Never executes.
         """
+        return self.evaluate(env).get(name)
+
+    def evaluate(self, env: dict[str, str] | None = None) -> dict[str, str]:
+        """``env`` updated by every assignment of this file in order, as :meth:`resolve` does
+        (for sourcing several files one after the other, like /etc/default/grub.d)."""
         values: dict[str, str] = dict(env or {})
-        found = False
         for a in self.assignments():
             new = a.value if not a.has_expansion else _substitute(a.value, values)
             if a.op == "+=":
                 new = values.get(a.name, "") + (" " if a.array is not None else "") + new
             values[a.name] = new
-            found = found or a.name == name
-        return values.get(name) if found or name in values else None
+        return values
 
     # --- editing ------------------------------------------------------------------------
 
