@@ -1,0 +1,401 @@
+"""Writers: one :class:`KvmGuest`, four formats.
+
+- libvirt ``<domain type='kvm'>`` XML (checked against libvirt's schema in the tests),
+- a QEMU argument list (``list[str]``, never a shell string) and a ``sh`` script of it,
+- a Proxmox VE ``qm`` config (/etc/pve/qemu-server/VMID.conf),
+- a Linode KVM configuration profile (API v4 JSON).
+
+Each returns :class:`Rendered` with the text and the warnings specific to that format (what
+the format cannot express). The XML is assembled as text: element trees cost more than the
+whole parse and this shape never nests deeper than four levels; every value goes through
+:func:`_esc`.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass, field
+
+from xen2kvm.hv.model import Disk, VMMode
+from xen2kvm.hv.plan import BootMethod, KvmGuest
+
+QEMU_BINARY = "qemu-system-x86_64"
+
+
+@dataclass
+class Rendered:
+    text: str
+    warnings: list[str] = field(default_factory=list)
+    #: The QEMU argument list (QEMU writer only).
+    argv: list[str] = field(default_factory=list)
+
+
+_XML_ESC = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "'": "&apos;", '"': "&quot;"})
+
+
+def _esc(s: str) -> str:
+    return s.translate(_XML_ESC)
+
+
+# libvirt's schema: offOptions for poweroff/reboot, crashOptions add the coredump variants.
+_LIBVIRT_OFF = {"destroy", "restart", "preserve", "rename-restart"}
+_LIBVIRT_CRASH = _LIBVIRT_OFF | {"coredump-destroy", "coredump-restart"}
+
+
+def _disk_kind(d: Disk) -> str:
+    return "block" if d.is_block_device else "file"
+
+
+def render_libvirt(g: KvmGuest, *, description: str = "") -> Rendered:
+    """libvirt domain XML for KVM (paravirt: virtio-scsi + virtio-net; fullvirt: IDE + e1000)."""
+    warnings: list[str] = []
+    paravirt = g.mode is VMMode.PARAVIRT
+    out = ["<domain type='kvm'>", f"  <name>{_esc(g.name)}</name>"]
+    if g.uuid:
+        out.append(f"  <uuid>{_esc(g.uuid)}</uuid>")
+    if description:
+        out.append(f"  <description>{_esc(description)}</description>")
+    maxmem = max(g.maxmem_mib, g.memory_mib)
+    out.append(f"  <memory unit='MiB'>{maxmem}</memory>")
+    out.append(f"  <currentMemory unit='MiB'>{g.memory_mib}</currentMemory>")
+    if g.maxvcpus:
+        out.append(f"  <vcpu placement='static' current='{g.vcpus}'>{g.maxvcpus}</vcpu>")
+    else:
+        out.append(f"  <vcpu placement='static'>{g.vcpus}</vcpu>")
+    out.append("  <os>")
+    out.append("    <type arch='x86_64' machine='pc'>hvm</type>")
+    if g.boot is BootMethod.KERNEL:
+        out.append(f"    <kernel>{_esc(g.kernel)}</kernel>")
+        if g.initrd:
+            out.append(f"    <initrd>{_esc(g.initrd)}</initrd>")
+        out.append(f"    <cmdline>{_esc(g.cmdline)}</cmdline>")
+    else:
+        out.extend(f"    <boot dev='{dev}'/>" for dev in g.boot_order)
+    out.append("  </os>")
+    out.append("  <features>")
+    out.append("    <acpi/>")
+    out.append("    <apic/>")
+    out.append("  </features>")
+    out.append("  <clock offset='utc'/>")
+    for tag, value, allowed in (
+        ("on_poweroff", g.lifecycle.on_poweroff, _LIBVIRT_OFF),
+        ("on_reboot", g.lifecycle.on_reboot, _LIBVIRT_OFF),
+        ("on_crash", g.lifecycle.on_crash, _LIBVIRT_CRASH),
+    ):
+        if value not in allowed:
+            default = "restart" if tag == "on_reboot" else "destroy"
+            warnings.append(f"{tag} = {value!r} has no libvirt equivalent; {default} used")
+            value = default
+        out.append(f"  <{tag}>{value}</{tag}>")
+    out.append("  <devices>")
+    if paravirt:
+        out.append("    <controller type='scsi' index='0' model='virtio-scsi'/>")
+    else:
+        out.append("    <controller type='ide' index='0'/>")
+    for d in g.disks:
+        slot = ord(d.kvm_target[-1]) - ord("a")
+        kind = _disk_kind(d)
+        out.append(f"    <disk type='{kind}' device='{'cdrom' if d.cdrom else 'disk'}'>")
+        out.append(f"      <driver name='qemu' type='{_esc(d.format)}'/>")
+        if d.source:
+            attr = "dev" if kind == "block" else "file"
+            out.append(f"      <source {attr}='{_esc(d.source)}'/>")
+        bus = "scsi" if paravirt else "ide"
+        out.append(f"      <target dev='{d.kvm_target}' bus='{bus}'/>")
+        if d.readonly or d.cdrom:
+            out.append("      <readonly/>")
+        if paravirt:
+            out.append(
+                f"      <address type='drive' controller='0' bus='0' target='0' unit='{slot}'/>"
+            )
+        else:
+            out.append(
+                f"      <address type='drive' controller='0' bus='{slot // 2}' "
+                f"target='0' unit='{slot % 2}'/>"
+            )
+        out.append("    </disk>")
+    model = "virtio" if paravirt else "e1000"
+    for nic in g.nics:
+        if nic.bridge:
+            out.append("    <interface type='bridge'>")
+        else:
+            out.append("    <interface type='network'>")
+        if nic.mac:
+            out.append(f"      <mac address='{nic.mac}'/>")
+        if nic.bridge:
+            out.append(f"      <source bridge='{_esc(nic.bridge)}'/>")
+        else:
+            out.append("      <source network='default'/>")
+        out.append(f"      <model type='{model}'/>")
+        out.append("    </interface>")
+    if any(not n.bridge for n in g.nics):
+        warnings.append(
+            "a NIC had no bridge in the Xen config: libvirt network 'default' used (give --bridge)"
+        )
+    out.append("    <serial type='pty'>")
+    out.append("      <target port='0'/>")
+    out.append("    </serial>")
+    out.append("    <console type='pty'>")
+    out.append("      <target type='serial' port='0'/>")
+    out.append("    </console>")
+    out.append("  </devices>")
+    out.append("</domain>")
+    return Rendered("\n".join(out) + "\n", warnings)
+
+
+def _qopt(value: str) -> str:
+    """Escape a value inside a QEMU -option key=value list (a comma is written twice)."""
+    return value.replace(",", ",,")
+
+
+def qemu_argv(
+    g: KvmGuest,
+    *,
+    binary: str = QEMU_BINARY,
+    accel: str = "kvm",
+    restricted_user_net: bool = False,
+) -> Rendered:
+    """The QEMU argument list (``argv[0]`` is the binary).
+
+    ``restricted_user_net`` replaces every NIC's backend by ``user,restrict=on`` (tests use
+    it: the guest can reach nothing).
+    """
+    warnings: list[str] = []
+    paravirt = g.mode is VMMode.PARAVIRT
+    maxmem = max(g.maxmem_mib, g.memory_mib)
+    argv = [binary, "-name", f"guest={g.name}"]
+    if g.uuid:
+        argv += ["-uuid", g.uuid]
+    argv += ["-machine", "pc", "-accel", accel]
+    if accel == "kvm":
+        argv += ["-cpu", "host"]
+    argv += ["-m", str(maxmem)]
+    if g.maxmem_mib > g.memory_mib:
+        warnings.append(
+            f"memory: QEMU starts with the maximum ({maxmem} MiB); Xen started with "
+            f"{g.memory_mib} MiB and could balloon up"
+        )
+    smp = str(g.vcpus) + (f",maxcpus={g.maxvcpus}" if g.maxvcpus else "")
+    argv += ["-smp", smp, "-nodefaults", "-no-user-config", "-display", "none"]
+    argv += ["-serial", "pty"]
+    if g.boot is BootMethod.KERNEL:
+        argv += ["-kernel", g.kernel]
+        if g.initrd:
+            argv += ["-initrd", g.initrd]
+        argv += ["-append", g.cmdline]
+    if paravirt:
+        argv += ["-device", "virtio-scsi-pci,id=scsi0"]
+    first_disk = next((d for d in g.disks if not d.cdrom), None)
+    for d in g.disks:
+        slot = ord(d.kvm_target[-1]) - ord("a")
+        drive = [f"if=none,id=drive-{d.kvm_target}"]
+        if d.source:
+            drive.insert(0, f"file={_qopt(d.source)},format={d.format}")
+        if d.cdrom:
+            drive.append("media=cdrom")
+        if d.readonly or d.cdrom:
+            drive.append("readonly=on")
+        argv += ["-drive", ",".join(drive)]
+        kind = (
+            ("scsi-cd" if d.cdrom else "scsi-hd")
+            if paravirt
+            else ("ide-cd" if d.cdrom else "ide-hd")
+        )
+        if paravirt:
+            dev = f"{kind},bus=scsi0.0,channel=0,scsi-id={slot},lun=0"
+        else:
+            dev = f"{kind},bus=ide.{slot // 2},unit={slot % 2}"
+        dev += f",drive=drive-{d.kvm_target},id={d.kvm_target}"
+        if g.boot is BootMethod.DISK and d is first_disk:
+            dev += ",bootindex=1"
+        argv += ["-device", dev]
+    nic_model = "virtio-net-pci" if paravirt else "e1000"
+    for n, nic in enumerate(g.nics):
+        if restricted_user_net:
+            netdev = f"user,id=net{n},restrict=on"
+        elif nic.bridge:
+            netdev = f"bridge,id=net{n},br={_qopt(nic.bridge)}"
+        else:
+            netdev = f"user,id=net{n}"
+        argv += ["-netdev", netdev]
+        dev = f"{nic_model},netdev=net{n}"
+        if nic.mac:
+            dev += f",mac={nic.mac}"
+        argv += ["-device", dev]
+    if any(not n.bridge for n in g.nics) and not restricted_user_net:
+        warnings.append(
+            "a NIC had no bridge in the Xen config: QEMU user networking used (give --bridge)"
+        )
+    lc = g.lifecycle
+    if lc.on_reboot == "destroy":
+        argv.append("-no-reboot")
+    elif lc.on_reboot != "restart":
+        warnings.append(f"on_reboot = {lc.on_reboot!r}: not expressible on the QEMU command line")
+    if lc.on_poweroff != "destroy":
+        warnings.append(f"on_poweroff = {lc.on_poweroff!r}: QEMU exits on poweroff")
+    if lc.on_crash != "destroy":
+        warnings.append(f"on_crash = {lc.on_crash!r}: not expressible on the QEMU command line")
+    return Rendered(render_qemu_script(argv, g.name), warnings, argv)
+
+
+def render_qemu_script(argv: list[str], name: str) -> str:
+    """A runnable ``sh`` script for ``argv``: every word quoted with shlex.quote."""
+    lines = [
+        "#!/bin/sh",
+        f"# KVM guest {name}, written by xen2kvm translate.",
+        "# The serial console (ttyS0) is a pty: QEMU prints its path at start.",
+        "set -e",
+    ]
+    words = [shlex.quote(a) for a in argv]
+    parts: list[str] = ["exec " + words[0]]
+    i = 1
+    while i < len(words):
+        if argv[i].startswith("-") and i + 1 < len(words) and not argv[i + 1].startswith("-"):
+            parts.append(f"{words[i]} {words[i + 1]}")
+            i += 2
+        else:
+            parts.append(words[i])
+            i += 1
+    lines.append(" \\\n    ".join(parts))
+    return "\n".join(lines) + "\n"
+
+
+def render_proxmox(g: KvmGuest, *, description: str = "") -> Rendered:
+    """A Proxmox VE ``qm`` config (keys sorted, as PVE writes them; '#' lines are the notes)."""
+    warnings: list[str] = []
+    paravirt = g.mode is VMMode.PARAVIRT
+    conf: dict[str, str] = {}
+    maxmem = max(g.maxmem_mib, g.memory_mib)
+    conf["name"] = g.name
+    conf["memory"] = str(maxmem)
+    if g.maxmem_mib > g.memory_mib:
+        conf["balloon"] = str(g.memory_mib)
+    conf["sockets"] = "1"
+    conf["cores"] = str(g.maxvcpus or g.vcpus)
+    if g.maxvcpus:
+        conf["vcpus"] = str(g.vcpus)
+    conf["ostype"] = "l26"
+    if g.uuid:
+        conf["smbios1"] = f"uuid={g.uuid}"
+    if paravirt:
+        conf["scsihw"] = "virtio-scsi-pci"
+    boot_devs: list[str] = []
+    for d in g.disks:
+        slot = ord(d.kvm_target[-1]) - ord("a")
+        key = f"scsi{slot}" if paravirt else f"ide{slot}"
+        value = d.source or "none"
+        if d.cdrom:
+            value += ",media=cdrom"
+        elif not d.is_block_device:
+            value += f",format={d.format}"
+        if d.readonly and not d.cdrom:
+            if paravirt:
+                value += ",ro=1"
+            else:
+                warnings.append(
+                    f"disk {d.vdev}: Proxmox IDE disks cannot be read-only; {key} is writable"
+                )
+        conf[key] = value
+        if not d.cdrom:
+            boot_devs.append(key)
+    if g.boot is BootMethod.DISK:
+        if boot_devs:
+            conf["boot"] = "order=" + ";".join(boot_devs[:1])
+    else:
+        args = ["-kernel", g.kernel]
+        if g.initrd:
+            args += ["-initrd", g.initrd]
+        args += ["-append", g.cmdline]
+        conf["args"] = " ".join(shlex.quote(a) for a in args)
+    model = "virtio" if paravirt else "e1000"
+    for n, nic in enumerate(g.nics):
+        parts = [f"{model}={nic.mac.upper()}" if nic.mac else model]
+        parts.append(f"bridge={nic.bridge or 'vmbr0'}")
+        conf[f"net{n}"] = ",".join(parts)
+    if any(not n.bridge for n in g.nics):
+        warnings.append("a NIC had no bridge in the Xen config: vmbr0 used (give --bridge)")
+    conf["serial0"] = "socket"
+    conf["vga"] = "serial0"
+    lc = g.lifecycle
+    if (lc.on_poweroff, lc.on_reboot, lc.on_crash) != ("destroy", "restart", "destroy"):
+        warnings.append(
+            f"lifecycle actions (poweroff={lc.on_poweroff}, reboot={lc.on_reboot}, "
+            f"crash={lc.on_crash}) have no Proxmox setting"
+        )
+    if any(d.source for d in g.disks):
+        warnings.append(
+            "Proxmox: disks are referenced by path; 'qm disk import' them into a "
+            "storage to get snapshots and migration"
+        )
+    lines = [f"#{line}" for line in (description or "").splitlines()]
+    lines += [f"{k}: {conf[k]}" for k in sorted(conf)]
+    return Rendered("\n".join(lines) + "\n", warnings)
+
+
+_LINODE_SLOTS = ("sda", "sdb", "sdc", "sdd", "sde", "sdf", "sdg", "sdh")
+_LINODE_HELPERS = {
+    "updatedb_disabled": True,
+    "distro": True,
+    "modules_dep": True,
+    "network": True,
+    "devtmpfs_automount": True,
+}
+
+
+def linode_profile(g: KvmGuest) -> tuple[dict[str, object], list[str]]:
+    """The Linode API v4 configuration profile body for ``g`` and its warnings."""
+    warnings: list[str] = []
+    devices: dict[str, object] = dict.fromkeys(_LINODE_SLOTS)
+    for d in g.disks:
+        if d.cdrom:
+            warnings.append(f"disk {d.vdev}: Linode profiles have no CD-ROM; not carried over")
+            continue
+        kind, _, ident = d.linode_ref.partition(":")
+        if kind == "disk":
+            devices[d.kvm_target] = {"disk_id": int(ident), "volume_id": None}
+        elif kind == "volume":
+            devices[d.kvm_target] = {"disk_id": None, "volume_id": int(ident)}
+        else:
+            devices[d.kvm_target] = {"disk_id": None, "volume_id": None}
+            warnings.append(
+                f"{d.kvm_target}: Linode disk id of {d.source} unknown (upload the "
+                "image as a Linode disk and fill in disk_id)"
+            )
+    label = str(g.linode.get("label") or g.name)
+    if len(label) > 48:
+        warnings.append(f"label {label!r} cut to 48 characters (Linode's limit)")
+        label = label[:48]
+    if len(label) < 3:
+        label = (label + "---")[:3]
+    macs = [n.mac for n in g.nics if n.mac]
+    if macs:
+        warnings.append(
+            f"Linode assigns MAC addresses itself; the Xen MACs {', '.join(macs)} "
+            "cannot be kept (check rules that pin them in the guest)"
+        )
+    if g.maxmem_mib > g.memory_mib:
+        warnings.append("maxmem: Linode has no memory ballooning; memory_limit not set to it")
+    interfaces = g.linode.get("interfaces")
+    if interfaces is None:
+        interfaces = []
+    if g.uuid:
+        warnings.append("uuid: Linode assigns its own ids; not carried over")
+    profile: dict[str, object] = {
+        "label": label,
+        "comments": str(g.linode.get("comments") or "translated from Xen by xen2kvm"),
+        "kernel": g.linode_kernel,
+        "virt_mode": g.mode.value,
+        "memory_limit": g.linode.get("memory_limit", 0),
+        "run_level": g.linode.get("run_level", "default"),
+        "root_device": g.root_device,
+        "devices": devices,
+        "helpers": g.linode.get("helpers") or dict(_LINODE_HELPERS),
+        "interfaces": interfaces,
+    }
+    return profile, warnings
+
+
+def render_linode(g: KvmGuest) -> Rendered:
+    profile, warnings = linode_profile(g)
+    return Rendered(json.dumps(profile, indent=2) + "\n", warnings)

@@ -1,0 +1,660 @@
+"""Parse xl.cfg and xm domain configuration files as data.
+
+xl.cfg has its own small grammar (libxlu's bison parser): ``KEY = VALUE`` or ``KEY += VALUE``
+statements separated by newlines or ``;``, strings in either quote style, numbers, lists
+``[ ... ]`` that may span lines and end with a trailing comma, ``#`` comments. No library
+parses it, so this module does, with positions for every value so that errors (also those
+found later, inside a disk spec) name file, line and column.
+
+xm configs are Python programs that xend *executed*. We never run them: :func:`parse_xm`
+reads them with :mod:`ast` (which only parses) and accepts nothing but ``NAME = literal``
+statements; any code (imports, calls, arithmetic, conditionals) is refused with its position.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from xen2kvm.errors import ParseError
+
+Scalar = str | int | float
+_Err = Callable[[str, int], ParseError]
+
+
+@dataclass(frozen=True)
+class Item:
+    """A value with the position (1-based line and column) where it starts."""
+
+    value: Scalar | list[Item]
+    line: int
+    column: int
+
+    def plain(self) -> object:
+        if isinstance(self.value, list):
+            return [i.plain() for i in self.value]
+        return self.value
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    item: Item
+    line: int
+    column: int
+
+
+@dataclass
+class XenConfig:
+    """The settings of one xl/xm file, last assignment of a key winning (as in xl)."""
+
+    settings: dict[str, Setting]
+    source: str
+    dialect: str  # "xl" or "xm"
+
+    def get(self, key: str) -> Setting | None:
+        return self.settings.get(key)
+
+
+_TOKEN = re.compile(
+    r"""
+     (?P<ws>[ \t\r\f\v]+)
+    |(?P<comment>\#[^\n]*)
+    |(?P<nl>\n)
+    |(?P<semi>;)
+    |(?P<str>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
+    |(?P<num>0[xX][0-9a-fA-F]+|[0-9]+(?:\.[0-9]+)?(?![A-Za-z_0-9.]))
+    |(?P<badnum>[0-9][A-Za-z0-9_.]*)
+    |(?P<ident>[A-Za-z_][A-Za-z0-9_]*)
+    |(?P<op>\+=|=|\[|\]|,)
+    |(?P<badstr>["'])
+    |(?P<other>.)
+    """,
+    re.VERBOSE,
+)
+
+_ESCAPES = {
+    "n": "\n",
+    "t": "\t",
+    "r": "\r",
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "v": "\v",
+    "\\": "\\",
+    '"': '"',
+    "'": "'",
+}
+_ESC_RE = re.compile(r"\\(x[0-9a-fA-F]{2}|[0-7]{1,3}|.)")
+
+
+def _unescape(body: str) -> str:
+    if "\\" not in body:
+        return body
+
+    def sub(m: re.Match[str]) -> str:
+        e = m.group(1)
+        if e[0] == "x":
+            return chr(int(e[1:], 16))
+        if e[0] in "01234567":
+            return chr(int(e, 8))
+        # Unknown escapes are kept as written, like Python and libxlu do.
+        return _ESCAPES.get(e, "\\" + e)
+
+    return _ESC_RE.sub(sub, body)
+
+
+class _Lexer:
+    __slots__ = ("cols", "i", "kinds", "lines", "source", "texts")
+
+    def __init__(self, text: str, source: str) -> None:
+        self.source = source
+        kinds: list[str] = []
+        texts: list[str] = []
+        lines: list[int] = []
+        cols: list[int] = []
+        line = 1
+        line_start = 0
+        for m in _TOKEN.finditer(text):
+            kind = m.lastgroup
+            assert kind is not None
+            if kind == "ws" or kind == "comment":
+                continue
+            start = m.start()
+            if kind == "nl":
+                kinds.append("nl")
+                texts.append("\n")
+                lines.append(line)
+                cols.append(start - line_start + 1)
+                line += 1
+                line_start = start + 1
+                continue
+            col = start - line_start + 1
+            if kind == "badstr":
+                raise ParseError("unterminated string", source=source, line=line, column=col)
+            if kind == "badnum":
+                raise ParseError(
+                    f"{m.group()!r} is not a number (quote it if it is a string)",
+                    source=source,
+                    line=line,
+                    column=col,
+                )
+            if kind == "other":
+                raise ParseError(
+                    f"unexpected character {m.group()!r}", source=source, line=line, column=col
+                )
+            kinds.append(kind)
+            texts.append(m.group())
+            lines.append(line)
+            cols.append(col)
+        kinds.append("eof")
+        texts.append("")
+        lines.append(line)
+        cols.append(len(text) - line_start + 1)
+        self.kinds = kinds
+        self.texts = texts
+        self.lines = lines
+        self.cols = cols
+        self.i = 0
+
+    def error(self, msg: str, i: int | None = None) -> ParseError:
+        j = self.i if i is None else i
+        return ParseError(msg, source=self.source, line=self.lines[j], column=self.cols[j])
+
+    def describe(self, i: int) -> str:
+        k = self.kinds[i]
+        if k == "eof":
+            return "end of file"
+        if k == "nl":
+            return "end of line"
+        return repr(self.texts[i])
+
+
+def parse_xl(text: str, source: str = "<input>") -> XenConfig:
+    """Parse xl.cfg text; raise ParseError with line and column on malformed input."""
+    lx = _Lexer(text, source)
+    kinds, texts = lx.kinds, lx.texts
+    settings: dict[str, Setting] = {}
+    while True:
+        k = kinds[lx.i]
+        if k == "eof":
+            break
+        if k in ("nl", "semi"):
+            lx.i += 1
+            continue
+        if k != "ident":
+            raise lx.error(f"expected a setting name, found {lx.describe(lx.i)}")
+        key_i = lx.i
+        key = texts[key_i]
+        lx.i += 1
+        op = texts[lx.i] if kinds[lx.i] == "op" else ""
+        if op not in ("=", "+="):
+            raise lx.error(f"expected '=' after {key!r}, found {lx.describe(lx.i)}")
+        lx.i += 1
+        item = _value(lx, key)
+        if kinds[lx.i] not in ("nl", "semi", "eof"):
+            raise lx.error(
+                f"expected end of line after the value of {key!r}, found {lx.describe(lx.i)}"
+            )
+        if op == "+=" and key in settings:
+            item = _append(settings[key].item, item, lx, key_i)
+        settings[key] = Setting(key, item, lx.lines[key_i], lx.cols[key_i])
+    return XenConfig(settings, source, "xl")
+
+
+def _append(old: Item, new: Item, lx: _Lexer, at: int) -> Item:
+    if isinstance(old.value, list) and isinstance(new.value, list):
+        return Item(old.value + new.value, old.line, old.column)
+    if isinstance(old.value, str) and isinstance(new.value, str):
+        return Item(old.value + new.value, old.line, old.column)
+    raise lx.error("'+=' needs two lists or two strings", at)
+
+
+def _value(lx: _Lexer, key: str) -> Item:
+    i = lx.i
+    k = lx.kinds[i]
+    line, col = lx.lines[i], lx.cols[i]
+    if k == "str":
+        lx.i += 1
+        return Item(_unescape(lx.texts[i][1:-1]), line, col)
+    if k == "num":
+        lx.i += 1
+        t = lx.texts[i]
+        if t[:2] in ("0x", "0X"):
+            return Item(int(t, 16), line, col)
+        return Item(float(t) if "." in t else int(t), line, col)
+    if k == "op" and lx.texts[i] == "[":
+        lx.i += 1
+        items: list[Item] = []
+        expect_value = True
+        while True:
+            while lx.kinds[lx.i] == "nl":
+                lx.i += 1
+            kk, tt = lx.kinds[lx.i], lx.texts[lx.i]
+            if kk == "op" and tt == "]":
+                lx.i += 1
+                return Item(items, line, col)
+            if kk == "eof":
+                raise ParseError(
+                    f"list of {key!r} opened here is never closed",
+                    source=lx.source,
+                    line=line,
+                    column=col,
+                )
+            if not expect_value:
+                if kk == "op" and tt == ",":
+                    lx.i += 1
+                    expect_value = True
+                    continue
+                raise lx.error(
+                    f"expected ',' or ']' in the list of {key!r}, found {lx.describe(lx.i)}"
+                )
+            if kk == "op" and tt == ",":
+                raise lx.error(f"empty element in the list of {key!r}")
+            items.append(_value(lx, key))
+            expect_value = False
+    if k == "ident":
+        raise lx.error(f"bare word {lx.texts[i]!r} as the value of {key!r}: quote it")
+    raise lx.error(f"expected a value for {key!r}, found {lx.describe(i)}")
+
+
+# --- xm: Python syntax, read as data only --------------------------------------------------
+
+_CODE_NAMES = {
+    ast.Import: "an import",
+    ast.ImportFrom: "an import",
+    ast.FunctionDef: "a function definition",
+    ast.ClassDef: "a class definition",
+    ast.If: "an if statement",
+    ast.For: "a for loop",
+    ast.While: "a while loop",
+    ast.With: "a with statement",
+    ast.Try: "a try statement",
+    ast.AugAssign: "an augmented assignment",
+    ast.Expr: "an expression statement",
+    ast.Delete: "a del statement",
+}
+
+
+def _describe_node(node: ast.AST) -> str:
+    for cls, name in _CODE_NAMES.items():
+        if isinstance(node, cls):
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+                return "a function call"
+            return name
+    if isinstance(node, ast.Call):
+        return "a function call"
+    if isinstance(node, ast.BinOp):
+        return "arithmetic or string formatting"
+    if isinstance(node, ast.Name):
+        return f"a reference to the variable {node.id!r}"
+    return f"Python code ({type(node).__name__})"
+
+
+def _literal(node: ast.expr, key: str, source: str) -> Item:
+    line, col = node.lineno, node.col_offset + 1
+    if isinstance(node, ast.Constant):
+        v = node.value
+        if isinstance(v, bool):
+            return Item(int(v), line, col)
+        if isinstance(v, (str, int, float)):
+            return Item(v, line, col)
+        if v is None:
+            return Item("", line, col)
+    elif isinstance(node, (ast.List, ast.Tuple)):
+        return Item([_literal(e, key, source) for e in node.elts], line, col)
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = _literal(node.operand, key, source)
+        if isinstance(inner.value, (int, float)):
+            return Item(-inner.value, line, col)
+    raise ParseError(
+        f"the value of {key!r} is {_describe_node(node)}, not plain data; xm configs are read "
+        "as data and never executed: write the value out literally",
+        source=source,
+        line=line,
+        column=col,
+    )
+
+
+def parse_xm(text: str, source: str = "<input>") -> XenConfig:
+    """Read an xm (Python-syntax) config without executing it.
+
+    Only ``NAME = literal`` statements are accepted (strings, numbers, True/False/None, lists
+    and tuples of those); a module docstring is ignored. Anything else is a ParseError with
+    the position of the offending construct.
+    """
+    try:
+        tree = ast.parse(text, filename=source)
+    except SyntaxError as exc:
+        raise ParseError(
+            f"not a valid xm config: {exc.msg}",
+            source=source,
+            line=exc.lineno,
+            column=exc.offset,
+        ) from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise ParseError(f"not a valid xm config: {exc}", source=source) from None
+    settings: dict[str, Setting] = {}
+    for n, node in enumerate(tree.body):
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+        ):
+            key = node.targets[0].id
+            settings[key] = Setting(
+                key, _literal(node.value, key, source), node.lineno, node.col_offset + 1
+            )
+            continue
+        if (
+            n == 0
+            and isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
+            continue  # a docstring is data, not code
+        raise ParseError(
+            f"xm config contains {_describe_node(node)}; xm configs are read as data and "
+            "never executed: keep only KEY = VALUE lines",
+            source=source,
+            line=node.lineno,
+            column=node.col_offset + 1,
+        )
+    return XenConfig(settings, source, "xm")
+
+
+def parse_xen_config(text: str, source: str = "<input>", dialect: str = "auto") -> XenConfig:
+    """Parse ``text`` as xl (``dialect="xl"``), xm, or whichever fits (``auto``).
+
+    ``auto`` tries xl first. If that fails and the text is valid Python, the xm reading is
+    used, whose error (e.g. "contains an import") explains Python-only files better.
+    """
+    if dialect == "xl":
+        return parse_xl(text, source)
+    if dialect == "xm":
+        return parse_xm(text, source)
+    try:
+        return parse_xl(text, source)
+    except ParseError as xl_error:
+        try:
+            ast.parse(text)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            raise xl_error from None
+        return parse_xm(text, source)
+
+
+# --- disk and vif specs ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DiskSpec:
+    """One xl disk specification (see xl-disk-configuration(5))."""
+
+    target: str
+    vdev: str
+    format: str  # raw, qcow, qcow2, vhd, qed, empty
+    readonly: bool
+    cdrom: bool
+    backendtype: str = ""
+    script: str = ""
+    #: Parameters with no KVM meaning (backend, script, discard...): reported as warnings.
+    ignored: tuple[str, ...] = ()
+
+
+_FORMATS = {"raw", "qcow", "qcow2", "vhd", "qed", "empty"}
+_DISK_KEYS = {
+    "format",
+    "vdev",
+    "access",
+    "devtype",
+    "backend",
+    "backendtype",
+    "script",
+    "specification",
+    "colo-host",
+    "colo-port",
+    "colo-export",
+    "active-disk",
+    "hidden-disk",
+}
+_DISK_FLAGS = {"cdrom", "direct-io-safe", "discard", "no-discard", "trusted", "untrusted"}
+_PREFIX_RE = re.compile(r"(raw|qcow2?|vhd|qed|iscsi|e?nbd|drbd|tapdisk|tap2?|aio|ioemu|file|phy):")
+_KV_RE = re.compile(r"([a-z][-a-z0-9]*)=")
+
+
+def parse_disk_spec(
+    spec: str, *, source: str = "<input>", line: int | None = None, column: int | None = None
+) -> DiskSpec:
+    """Parse one disk spec the way xl's disk lexer does; ParseError on bad syntax.
+
+    ``line``/``column`` locate the spec's first character in the file, so errors point at
+    the offending parameter.
+    """
+
+    def err(msg: str, at: int) -> ParseError:
+        col = None if column is None else column + at
+        return ParseError(f"disk spec {spec!r}: {msg}", source=source, line=line, column=col)
+
+    target: str | None = None
+    fmt: str | None = None
+    vdev: str | None = None
+    access: str | None = None
+    cdrom = False
+    had_prefix = False
+    backendtype = ""
+    script = ""
+    ignored: list[str] = []
+    pos = 0
+    n = len(spec)
+    while pos < n:
+        while pos < n and spec[pos] in " \t\n":
+            pos += 1
+        if pos >= n:
+            break
+        if spec.startswith("target=", pos):
+            target = spec[pos + 7 :]
+            if target.endswith(","):
+                target = target[:-1]
+            break
+        comma = spec.find(",", pos)
+        end = n if comma < 0 else comma
+        token = spec[pos:end]
+        nxt = end + 1
+        kv = _KV_RE.match(token)
+        if kv:
+            key, val = kv.group(1), token[kv.end() :].strip()
+            if key not in _DISK_KEYS:
+                raise err(f"unknown parameter {key!r}", pos)
+            if key == "format":
+                fmt = _disk_format(val, err, pos)
+            elif key == "vdev":
+                vdev = val
+            elif key == "access":
+                access = _disk_access(val, err, pos)
+            elif key == "devtype":
+                if val == "cdrom":
+                    cdrom = True
+                elif val != "disk":
+                    raise err(f"unknown devtype {val!r} (disk or cdrom)", pos)
+            elif key in ("backend", "backendtype"):
+                backendtype = val if key == "backendtype" else backendtype
+                ignored.append(f"{key}={val}")
+            elif key == "script":
+                script = val
+                ignored.append(f"{key}={val}")
+            else:
+                ignored.append(f"{key}={val}")
+            pos = nxt
+            continue
+        bare = token.strip()
+        if bare in _DISK_FLAGS:
+            if bare == "cdrom":
+                cdrom = True
+            else:
+                ignored.append(bare)
+            pos = nxt
+            continue
+        pm = _PREFIX_RE.match(spec, pos)
+        if pm:
+            name = pm.group(1)
+            had_prefix = True
+            if name in ("raw", "qcow", "qcow2", "vhd", "qed"):
+                fmt = name
+            elif name in ("iscsi", "nbd", "enbd", "drbd"):
+                script = f"block-{name}"
+                ignored.append(f"{name}: (block script)")
+            pos = pm.end()
+            continue
+        if "=" in token:
+            raise err(f"bad parameter {token.strip()!r}", pos)
+        colon = re.match(r"([a-z][a-z0-9]*):(.*)$", bare)
+        if colon and colon.group(2) not in ("cdrom", "disk") and not bare.startswith("/"):
+            raise err(f"unknown disk prefix {colon.group(1) + ':'!r}", pos)
+        # Positional parameters fill target, format, vdev, access in this order; a legacy
+        # prefix means the format slot is skipped (phy:/dev/vg/lv,xvda1,w).
+        value = bare
+        if target is None:
+            target = value
+        elif not had_prefix and fmt is None:
+            if not target and value.endswith(":cdrom"):
+                fmt = "empty"
+                vdev, cdrom = value[: -len(":cdrom")], True
+            else:
+                fmt = _disk_format(value, err, pos)
+        elif vdev is None:
+            if value.endswith(":cdrom"):
+                vdev, cdrom = value[: -len(":cdrom")], True
+            elif value.endswith(":disk"):
+                vdev = value[: -len(":disk")]
+            else:
+                vdev = value
+        elif access is None:
+            access = _disk_access(value, err, pos)
+        else:
+            raise err("too many positional parameters", pos)
+        pos = nxt
+    if not vdev:
+        raise err("no vdev (the guest device name, e.g. xvda)", 0)
+    target = (target or "").strip()
+    if not target and not cdrom:
+        raise err("no target (the disk image or device)", 0)
+    if fmt is None:
+        fmt = "raw"
+    if fmt == "empty" or not target:
+        target = ""
+        fmt = "raw"
+    if access is None:
+        access = "r" if cdrom else "w"
+    return DiskSpec(
+        target=target,
+        vdev=vdev,
+        format=fmt,
+        readonly=access == "r",
+        cdrom=cdrom,
+        backendtype=backendtype,
+        script=script,
+        ignored=tuple(ignored),
+    )
+
+
+def _disk_format(val: str, err: _Err, pos: int) -> str:
+    if val == "":
+        return "raw"
+    if val not in _FORMATS:
+        raise err(f"unknown format {val!r} ({', '.join(sorted(_FORMATS))})", pos)
+    return val
+
+
+def _disk_access(val: str, err: _Err, pos: int) -> str:
+    if val in ("", "w", "rw"):
+        return "w"
+    if val in ("r", "ro"):
+        return "r"
+    if val == "w!":
+        return "w"  # shared-writable: same for KVM
+    assert callable(err)
+    raise err(f"unknown access {val!r} (r, ro, w, rw)", pos)
+
+
+@dataclass(frozen=True)
+class VifSpec:
+    mac: str
+    bridge: str
+    model: str
+    #: Keys with no KVM meaning (ip, vifname, script, rate...), as "key=value".
+    ignored: tuple[str, ...] = ()
+
+
+_VIF_KEYS = {
+    "mac",
+    "bridge",
+    "model",
+    "type",
+    "ip",
+    "vifname",
+    "script",
+    "rate",
+    "backend",
+    "gatewaydev",
+    "accel",
+    "devid",
+    "mtu",
+    "trusted",
+    "untrusted",
+    "forwarddev",
+    "queues",
+    "vlan",
+    "name",
+}
+
+
+def parse_vif_spec(
+    spec: str, *, source: str = "<input>", line: int | None = None, column: int | None = None
+) -> VifSpec:
+    """Parse one xl vif spec (``mac=..,bridge=..``); ParseError on bad syntax or MAC."""
+    from xen2kvm.hv.model import normalise_mac
+
+    mac = bridge = model = ""
+    ignored: list[str] = []
+    pos = 0
+    for raw in spec.split(","):
+        start = pos
+        pos += len(raw) + 1
+        tok = raw.strip()
+        if not tok:
+            continue
+        col = None if column is None else column + start + (len(raw) - len(raw.lstrip()))
+        key, sep, val = tok.partition("=")
+        key, val = key.strip(), val.strip()
+        if not sep or not key:
+            raise ParseError(
+                f"vif spec {spec!r}: {tok!r} is not key=value",
+                source=source,
+                line=line,
+                column=col,
+            )
+        if key not in _VIF_KEYS:
+            raise ParseError(
+                f"vif spec {spec!r}: unknown parameter {key!r}",
+                source=source,
+                line=line,
+                column=col,
+            )
+        if key == "mac":
+            try:
+                mac = normalise_mac(val, source=source)
+            except ParseError as exc:
+                raise ParseError(
+                    f"vif spec {spec!r}: {exc.message}", source=source, line=line, column=col
+                ) from None
+        elif key == "bridge":
+            bridge = val
+        elif key == "model":
+            model = val
+        elif key == "type" and val in ("vif", "ioemu"):
+            pass  # only says which backend Xen uses; no KVM meaning, nothing lost
+        else:
+            ignored.append(f"{key}={val}")
+    return VifSpec(mac, bridge, model, tuple(ignored))
