@@ -8,7 +8,7 @@ from dataclasses import dataclass
 __all__ = ["XVD_PATH_RE", "DeviceRef", "XvdMention", "classify", "find_xvd_paths", "split_disk"]
 
 #: A Xen virtual block device path, whole disk or partition (``/dev/xvda``, ``/dev/xvdb2``).
-XVD_PATH_RE = re.compile(r"(?<![\w/.-])/dev/(xvd[a-z]{1,2})(p?\d+)?(?![\w-])")
+XVD_PATH_RE = re.compile(r"(?<![\w/.-])/dev/(xvd[a-z]{1,2})(\d+)?(?![\w-])")
 
 _TAG_KINDS = {
     "UUID": "uuid",
@@ -93,6 +93,7 @@ class XvdMention:
     column: int
     name: str  # "xvda1"
     text: str  # the matched path, "/dev/xvda1"
+    disk: str = ""  # "xvda"
 
 
 def find_xvd_paths(text: str) -> list[XvdMention]:
@@ -101,5 +102,5 @@ def find_xvd_paths(text: str) -> list[XvdMention]:
     for m in XVD_PATH_RE.finditer(text):
         line = text.count("\n", 0, m.start()) + 1
         col = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
-        out.append(XvdMention(line, col, m.group(0)[len("/dev/") :], m.group(0)))
+        out.append(XvdMention(line, col, m.group(0)[len("/dev/") :], m.group(0), m.group(1)))
     return out
