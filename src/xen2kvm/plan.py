@@ -85,6 +85,12 @@ class PlanBuilder:
     def __init__(self, guest: Guest) -> None:
         self.guest = guest
         self._pending: dict[str, _Pending] = {}
+        #: Files checks wanted but could not read safely (loops, FIFOs, huge files).
+        self.problems: list[str] = []
+
+    def _problem(self, err: GuestPathError) -> None:
+        if str(err) not in self.problems:
+            self.problems.append(str(err))
 
     # --- reads that see earlier planned changes ---------------------------------------------
 
@@ -99,7 +105,10 @@ class PlanBuilder:
             return path
         st = self.guest.try_lstat(path)
         if st is not None and st.kind is FileKind.SYMLINK:
-            return self.guest.realpath(path)
+            try:
+                return self.guest.realpath(path)
+            except GuestPathError:
+                return path  # dangling or looping: reads of it fail and are reported
         try:
             parent = self.guest.realpath(posixpath.dirname(path))
         except GuestPathError:
@@ -107,7 +116,11 @@ class PlanBuilder:
         return posixpath.join(parent, posixpath.basename(path))
 
     def read_bytes(self, path: str, *, limit: int = DEFAULT_READ_LIMIT) -> bytes | None:
-        """Current bytes of ``path`` with planned changes applied; None if absent/removed."""
+        """Current bytes of ``path`` with planned changes applied; None if absent/removed.
+
+        A file that cannot be read safely (a loop, a FIFO, a device, too large) reads as absent
+        and is recorded in :attr:`problems`.
+        """
         key = self._key(path)
         p = self._pending.get(key)
         if p is not None:
@@ -120,6 +133,9 @@ class PlanBuilder:
         try:
             return self.guest.read_bytes(key, limit=limit)
         except GuestFileNotFound:
+            return None
+        except GuestPathError as err:
+            self._problem(err)
             return None
 
     def read_text(self, path: str, *, limit: int = DEFAULT_READ_LIMIT) -> str | None:

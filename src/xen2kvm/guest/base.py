@@ -51,6 +51,23 @@ class FileStat:
     mtime_ns: int = 0
 
 
+@dataclass(frozen=True)
+class FilesystemInfo:
+    """A filesystem on one of the guest's disks, as the backend found it.
+
+    ``disk`` is the 0-based assignment index (0 = xvda); ``partition`` is None for a bare
+    filesystem (the disk *is* the filesystem, the Linode layout).
+    """
+
+    disk: int
+    partition: int | None
+    fstype: str
+    uuid: str | None = None
+    label: str | None = None
+    #: Where the guest mounts it (from its fstab), if it does.
+    mountpoint: str | None = None
+
+
 def normalize(path: str) -> str:
     """Lexically normalise a guest path to an absolute one. ``..`` cannot climb above ``/``.
 
@@ -226,6 +243,15 @@ class Guest(ABC):
     def sync(self) -> None:
         """Flush writes to stable storage (the journal relies on it)."""
         return None
+
+    def filesystems(self) -> list[FilesystemInfo]:
+        """The filesystems on the guest's disks (empty when unknown, e.g. a mounted root)."""
+        return []
+
+    @property
+    def backend(self) -> str:
+        """A short name of the access method, for reports."""
+        return type(self).__name__
 
     def makedirs(self, path: str, mode: int = 0o755) -> None:
         path = normalize(path)

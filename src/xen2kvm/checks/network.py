@@ -1,0 +1,144 @@
+"""Network checks: interface names that change on KVM and lose the network.
+
+- persistent-net-rules: udev's 70-persistent-net.rules and ifcfg HWADDR=/MACADDR= pin eth0 to
+  the Xen NIC's MAC; the KVM NIC then becomes eth1 and the eth0 configuration is never used
+  (the seed's CentOS 6 case).
+- predictable-nic-names: with systemd/udev >= 197 a virtio or e1000 NIC is named ens3/enp0s3,
+  so a configuration written for eth0 never comes up (the seed's Arch case, systemd >= 226).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+from xen2kvm.checks._bootcfg import CmdlineEdit, all_cmdlines, edit_cmdlines
+from xen2kvm.checks.base import Check, CheckContext, Severity
+from xen2kvm.parsers import shellvars, udev
+from xen2kvm.parsers.cmdline import KernelCmdline
+
+PERSISTENT_NET = "/etc/udev/rules.d/70-persistent-net.rules"
+NET_SETUP_LINK = "/etc/udev/rules.d/80-net-setup-link.rules"
+IFCFG_GLOBS = ("/etc/sysconfig/network-scripts/ifcfg-*", "/etc/sysconfig/network/ifcfg-*")
+#: udev's predictable interface names arrived in systemd 197.
+PREDICTABLE_SINCE = 197
+
+_ETH_RE = re.compile(r"\beth\d+\b")
+
+
+def run_persistent(ctx: CheckContext) -> None:
+    paths: list[str] = []
+    text = ctx.read_text(PERSISTENT_NET)
+    if text is not None:
+        rules = udev.parse(text, source=PERSISTENT_NET)
+        pins = rules.net_pins()
+        if pins:
+            ctx.remove(PERSISTENT_NET, "interface names pinned to Xen MACs")
+            paths.append(PERSISTENT_NET)
+    for pattern in IFCFG_GLOBS:
+        for path in ctx.plan.guest.glob(pattern):
+            if path.endswith((".bak", ".orig", "~")) or not ctx.plan.guest.is_file(path):
+                continue
+            text = ctx.read_text(path)
+            if text is None:
+                continue
+            sv = shellvars.parse(text, source=path)
+            device = sv.get("DEVICE") or posixpath.basename(path)[len("ifcfg-") :]
+            changed = False
+            for key in ("HWADDR", "MACADDR"):
+                if sv.get(key):
+                    new_mac = ctx.options.new_macs.get(device)
+                    if new_mac:
+                        sv.set(key, new_mac)
+                    else:
+                        sv.remove(key)
+                    changed = True
+            if changed:
+                ctx.write_text(path, sv.render(), "MAC pin of the Xen NIC")
+                paths.append(path)
+    if paths:
+        ctx.finding(
+            Severity.LOSES_NETWORK,
+            "interface names are pinned to the Xen NIC's MAC address",
+            why="the KVM NIC has another MAC, so it is renamed (eth1) or its configuration is "
+            "skipped, and the network stays down",
+            fix="70-persistent-net.rules removed (udev writes a new one); HWADDR=/MACADDR= "
+            "removed from ifcfg files (or set to the new MAC when given)",
+            paths=paths,
+        )
+
+
+def _eth_configs(ctx: CheckContext) -> list[str]:
+    """Network configuration files that name an ethN interface."""
+    g = ctx.plan.guest
+    candidates = [
+        "/etc/network/interfaces",
+        *g.glob("/etc/network/interfaces.d/*"),
+        *[p for pat in IFCFG_GLOBS for p in g.glob(pat)],
+        *g.glob("/etc/netplan/*.yaml"),
+        *g.glob("/etc/systemd/network/*.network"),
+        *g.glob("/etc/NetworkManager/system-connections/*"),
+        *g.glob("/etc/netctl/*"),
+    ]
+    found = []
+    for path in candidates:
+        if path.endswith("/ifcfg-lo") or not g.is_file(path):
+            continue
+        text = ctx.read_text(path) or ""
+        body = "\n".join(ln for ln in text.splitlines() if not ln.lstrip().startswith("#"))
+        if _ETH_RE.search(body) or _ETH_RE.search(posixpath.basename(path)):
+            found.append(path)
+    return found
+
+
+def _names_disabled(cl: KernelCmdline) -> bool:
+    return cl.get("net.ifnames") == "0"
+
+
+def run_predictable(ctx: CheckContext) -> None:
+    version = ctx.facts.system.systemd_version
+    if version is None or version < PREDICTABLE_SINCE:
+        return
+    configs = _eth_configs(ctx)
+    if not configs:
+        return
+    lines = all_cmdlines(ctx)
+    cmdline_ok = bool(lines) and all(_names_disabled(cl) for _p, cl in lines)
+    link = ctx.plan.guest.try_lstat(NET_SETUP_LINK)
+    masked = link is not None and ctx.plan.guest.is_symlink(NET_SETUP_LINK) and (
+        ctx.plan.guest.readlink(NET_SETUP_LINK) == "/dev/null"
+    )
+    if cmdline_ok or masked:
+        return  # either one keeps the kernel's eth0 name
+    paths: list[str] = []
+    paths += edit_cmdlines(
+            ctx,
+        CmdlineEdit(add=lambda cl: [] if _names_disabled(cl) else [("net.ifnames", "0")]),
+        "keep the eth0 name",
+    )
+    if link is None:
+        ctx.symlink(NET_SETUP_LINK, "/dev/null", "keep the eth0 name")
+        paths.append(NET_SETUP_LINK)
+    ctx.finding(
+        Severity.LOSES_NETWORK,
+        f"the network configuration uses eth0-style names but systemd {version} renames NICs",
+        why="with predictable names the KVM NIC becomes ens3/enp0s3 and the eth0 "
+        "configuration never applies",
+        fix="net.ifnames=0 on the kernel command line and 80-net-setup-link.rules -> /dev/null",
+        paths=sorted(set(paths + configs)),
+    )
+
+
+PERSISTENT_NET_RULES = Check(
+    id="persistent-net-rules",
+    title="MAC-pinned interface names",
+    why="udev persistent-net rules and ifcfg HWADDR pin eth0 to the Xen NIC's MAC",
+    run=run_persistent,
+)
+
+PREDICTABLE_NIC_NAMES = Check(
+    id="predictable-nic-names",
+    title="Predictable NIC names",
+    why="systemd >= 197 renames the KVM NIC (ens3), breaking eth0 configurations",
+    run=run_predictable,
+)
