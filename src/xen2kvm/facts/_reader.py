@@ -10,6 +10,15 @@ from __future__ import annotations
 from xen2kvm.errors import GuestFileNotFound, GuestPathError
 from xen2kvm.guest.base import DEFAULT_READ_LIMIT, FileKind, FileStat, Guest
 
+
+def _absent(err: GuestPathError) -> bool:
+    """A missing file, or a path through a regular file (/etc/sysconfig/network is a file on
+    RHEL and a directory on SUSE): nothing there, and nothing hostile either."""
+    return isinstance(err, GuestFileNotFound) or (
+        type(err) is GuestPathError and err.reason.endswith("not a directory")
+    )
+
+
 #: Bound for a configuration file read by facts: none we read is legitimately this large.
 CONFIG_LIMIT = DEFAULT_READ_LIMIT
 
@@ -29,28 +38,25 @@ class FactReader:
         """A text file's content; None if absent or unreadable (the latter recorded)."""
         try:
             return self.guest.read_text(path, limit=limit)
-        except GuestFileNotFound:
-            return None
         except GuestPathError as err:
-            self.problem(str(err))
+            if not _absent(err):
+                self.problem(str(err))
             return None
 
     def lstat(self, path: str) -> FileStat | None:
         try:
             return self.guest.lstat(path)
-        except GuestFileNotFound:
-            return None
         except GuestPathError as err:
-            self.problem(str(err))
+            if not _absent(err):
+                self.problem(str(err))
             return None
 
     def stat(self, path: str) -> FileStat | None:
         try:
             return self.guest.stat(path)
-        except GuestFileNotFound:
-            return None
         except GuestPathError as err:
-            self.problem(str(err))
+            if not _absent(err):
+                self.problem(str(err))
             return None
 
     def exists(self, path: str) -> bool:
@@ -84,24 +90,21 @@ class FactReader:
         """Where ``path`` leads inside the guest; None on a loop (recorded) or if absent."""
         try:
             return self.guest.realpath(path)
-        except GuestFileNotFound:
-            return None
         except GuestPathError as err:
-            self.problem(str(err))
+            if not _absent(err):
+                self.problem(str(err))
             return None
 
     def listdir(self, path: str) -> list[str]:
-        """Names in a directory; [] if absent. A loop or a non-directory is recorded."""
+        """Names in a directory; [] if absent or not a directory. A loop is recorded."""
         st = self.stat(path)
-        if st is None:
-            return []
-        if st.kind is not FileKind.DIR:
-            self.problem(f"{path}: is a {st.kind.value}, not a directory")
+        if st is None or st.kind is not FileKind.DIR:
             return []
         try:
             return self.guest.listdir(path)
         except GuestPathError as err:
-            self.problem(str(err))
+            if not _absent(err):
+                self.problem(str(err))
             return []
 
     def files(self, directory: str, suffix: str = "") -> list[str]:
