@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import InitVar, dataclass
 
 from xen2kvm.errors import ParseError
+from xen2kvm.guest.base import LARGE_READ_LIMIT, Guest
 from xen2kvm.initramfs.compression import Compression, decompress_one, detect
 from xen2kvm.initramfs.cpio import CpioEntry, CpioStreamParser, kind_of
 
@@ -329,3 +330,16 @@ def _always(_path: str) -> bool:
 
 def _feed(parser: CpioStreamParser, out: bytes) -> None:
     parser.feed(out)
+
+
+def read_guest_initramfs(
+    guest: Guest,
+    path: str,
+    *,
+    keep: bool | Callable[[str], bool] = False,
+    max_file: int = LARGE_READ_LIMIT,
+    max_total: int = DEFAULT_MAX_TOTAL,
+) -> Initramfs:
+    """Read the initramfs at guest ``path`` (a bounded read through the guest interface)."""
+    data = guest.read_bytes(path, limit=max_file)
+    return read_initramfs(data, keep=keep, max_total=max_total, source=f"{guest.name}:{path}")
