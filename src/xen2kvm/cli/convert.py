@@ -1,0 +1,128 @@
+"""``xen2kvm convert``: fix a guest in place for KVM, transactionally."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from xen2kvm.checks import REGISTRY, ConvertOptions, Mode
+from xen2kvm.cli.common import add_guest_args, add_mode_arg, guest_paths, run_per_guest
+from xen2kvm.convert import SCHEMA, ConvertReport, convert_guest
+from xen2kvm.errors import ExitCode, UsageError
+from xen2kvm.guest import open_guest
+from xen2kvm.hv.mapping import DiskMapping, build_mapping
+from xen2kvm.hv.mapping import parse_disk_map as hv_parse_disk_map
+from xen2kvm.hv.model import Disk
+
+
+def register(sub: Any) -> None:
+    ids = ", ".join(c.id for c in REGISTRY)
+    p: argparse.ArgumentParser = sub.add_parser(
+        "convert",
+        help="fix a guest in place for KVM (transactional; see rollback)",
+        description="Inspect, plan, show the diff, apply every fix in one journaled "
+        "transaction (kept inside the guest for 'xen2kvm rollback'), then re-inspect. "
+        f"Checks: {ids}. Exit 0: nothing blocking left (or nothing to do); 1: blocking "
+        "findings remain (dry run: changes are needed); 2: error; 3: refused.",
+    )
+    add_guest_args(p)
+    add_mode_arg(p)
+    p.add_argument("--dry-run", action="store_true", help="show the plan and diff; change nothing")
+    p.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="CHECK",
+        help="run only this check (repeatable)",
+    )
+    p.add_argument(
+        "--skip", action="append", default=[], metavar="CHECK", help="skip this check (repeatable)"
+    )
+    p.add_argument(
+        "--literal-names",
+        action="store_true",
+        help="name disks /dev/sdX (Linode's convention) instead of UUID=/LABEL=",
+    )
+    p.add_argument(
+        "--disk-map",
+        metavar="XEN=KVM,...",
+        help="explicit device mapping, e.g. xvda=sda,xvdc=sdb (default: in order, no gaps)",
+    )
+    p.add_argument(
+        "--mac",
+        action="append",
+        default=[],
+        metavar="IFACE=MAC",
+        help="new MAC for an interface: rewrite HWADDR pins instead of removing them",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="apply even if the guest would still not boot"
+    )
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=main)
+
+
+def parse_disk_map(text: str, mode: Mode) -> DiskMapping:
+    """``xvda=sda,xvdc=sdb`` as a mapping (validated: sequential, no gaps, mode's slots)."""
+    overrides = hv_parse_disk_map(text)
+    disks = [Disk(source="", vdev=xen) for xen in overrides]
+    return build_mapping(disks, mode, overrides, source="--disk-map")
+
+
+def render(report: ConvertReport) -> str:
+    out = [f"guest: {report.guest} (mode {report.mode})"]
+    if not report.plan:
+        out.append("  nothing to change: no check plans any action")
+    else:
+        out.append(report.diff.rstrip("\n"))
+    if report.dry_run:
+        out.append(f"  dry run: {len(report.plan.actions)} change(s) planned, none applied")
+    elif report.applied:
+        out.append(
+            f"  applied {len(report.applied)} change(s), transaction {report.txid} "
+            "(undo: xen2kvm rollback)"
+        )
+    remaining = report.findings if report.dry_run else report.remaining
+    for f in remaining:
+        out.append(f"  remaining [{f.severity.value}] {f.check}: {f.summary}")
+    return "\n".join(out) + "\n"
+
+
+def main(args: argparse.Namespace) -> int:
+    mode = Mode(args.mode)
+    macs: dict[str, str] = {}
+    for item in args.mac:
+        iface, sep, mac = item.partition("=")
+        if not sep:
+            raise UsageError(f"--mac: {item!r} is not IFACE=MAC")
+        macs[iface] = mac
+    options = ConvertOptions(
+        mode=mode,
+        disk_map=parse_disk_map(args.disk_map, mode) if args.disk_map else None,
+        use_uuids=not args.literal_names,
+        new_macs=macs,
+        force=args.force,
+    )
+
+    def progress(msg: str) -> None:
+        if not args.quiet and not args.json:
+            print(f"  .. {msg}", file=sys.stderr)
+
+    def one(guest: str) -> tuple[int, dict[str, Any], str]:
+        with open_guest(guest_paths(guest), read_only=args.dry_run, backend=args.backend) as g:
+            report = convert_guest(
+                g,
+                options,
+                dry_run=args.dry_run,
+                only=args.only,
+                skip=args.skip,
+                progress=progress,
+            )
+        if report.dry_run:
+            code = ExitCode.FINDINGS if report.plan or report.blocking_remaining else ExitCode.OK
+        else:
+            code = ExitCode.FINDINGS if report.blocking_remaining else ExitCode.OK
+        return code, report.to_json(), render(report)
+
+    return run_per_guest(args, SCHEMA, one)
