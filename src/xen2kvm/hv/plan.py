@@ -88,13 +88,15 @@ def rewrite_cmdline(cmdline: str, mapping: DiskMapping, notes: list[str]) -> str
             if dev in ("hvc0", "xvc0"):
                 notes.append(f"kernel command line: console={val} -> console={SERIAL_CONSOLE}")
                 word = f"console={SERIAL_CONSOLE}"
-            if word == f"console={SERIAL_CONSOLE}" or dev == "ttyS0":
-                if has_console and word == f"console={SERIAL_CONSOLE}":
+            if dev == "ttyS0" or word == f"console={SERIAL_CONSOLE}":
+                if word in out:
                     continue
                 has_console = True
         elif key == "xencons":
             notes.append(f"kernel command line: {word} removed (Xen console option)")
             continue
+        if word.startswith("root=") and word in out:
+            continue  # xl joins root= and extra=, which often repeats the same root=
         out.append(word)
     if not has_console:
         out.append(f"console={SERIAL_CONSOLE}")
@@ -161,6 +163,13 @@ def plan_kvm(domain: Domain, options: PlanOptions | None = None) -> KvmGuest:
                 notes.append(f"Linode-supplied kernel {linode_kernel} kept (it boots on KVM)")
             else:
                 linode_kernel = "linode/grub2"
+                notes.append("kernel: linode/grub2 boots the kernel installed in the guest "
+                             "through its GRUB configuration")
+                if domain.boot.kind is BootKind.HOST_KERNEL:
+                    warnings.append(
+                        f"the Xen host kernel {domain.boot.kernel} is not in the guest: "
+                        "linode/grub2 needs a KVM-capable kernel installed in the guest"
+                    )
         else:
             kernel = opts.kernel or domain.boot.kernel
             initrd = opts.initrd if opts.kernel else domain.boot.initrd
@@ -215,6 +224,8 @@ def plan_kvm(domain: Domain, options: PlanOptions | None = None) -> KvmGuest:
         if domain.linode.get("run_level", "default") != "default":
             warnings.append(f"run_level {domain.linode['run_level']!r}: not carried over")
     order = domain.boot.order if domain.boot.kind is BootKind.FIRMWARE else ()
+    notes = list(dict.fromkeys(notes))
+    warnings = list(dict.fromkeys(warnings))
     return KvmGuest(
         name=domain.name,
         uuid=domain.uuid,
@@ -295,7 +306,7 @@ def _choose_boot(
         return BootMethod.KERNEL, notes, None
     # Automatic: prefer what the source already does, then what the disk supports.
     if has_host_kernel:
-        notes.append("boot: kernel boot (the domain boots a kernel given to the hypervisor)")
+        notes.append("boot: kernel boot (the Xen domain booted a kernel held by the host)")
         return BootMethod.KERNEL, notes, None
     check = sector()
     if check.status is BootSector.BOOT_CODE:
@@ -303,11 +314,11 @@ def _choose_boot(
         return BootMethod.DISK, notes, check
     if opts.linode:
         notes.append(
-            "boot: kernel boot with linode/grub2 (the guest's own kernel via its GRUB config)"
+            "boot: kernel boot"
             + (
-                f"; Direct Disk is not possible: {check.reason}"
+                f" (Direct Disk is not possible: {check.reason})"
                 if check.status is BootSector.NO_BOOT_CODE
-                else ""
+                else " (the disk image could not be checked for Direct Disk)"
             )
         )
         return BootMethod.KERNEL, notes, check

@@ -131,8 +131,14 @@ _XL_HANDLED = {
     "device_model_version",
     "device_model_override",
 }
-#: Features KVM guests get anyway: carried when on, reported when switched off.
-_XL_DEFAULT_ON = {"acpi", "apic", "pae"}
+#: Settings whose value here is what the KVM side does anyway (ACPI, APIC and PAE on, clock in
+#: UTC): carried without a word; any other value is reported.
+_XL_KVM_DEFAULTS: dict[str, tuple[object, ...]] = {
+    "acpi": (1, "1"),
+    "apic": (1, "1"),
+    "pae": (1, "1"),
+    "localtime": (0, "0"),
+}
 _ACTIONS = {
     "destroy",
     "restart",
@@ -222,7 +228,7 @@ class _XlReader:
         for key, s in cfg.settings.items():
             if key in _XL_HANDLED:
                 continue
-            if key in _XL_DEFAULT_ON and s.item.value in (1, "1"):
+            if s.item.value in _XL_KVM_DEFAULTS.get(key, ()):
                 continue
             self.warnings.append(f"not carried over: {key} = {_fmt_value(s.item)}")
         if hvm:

@@ -186,7 +186,7 @@ def qemu_argv(
         argv += ["-append", g.cmdline]
     if paravirt:
         argv += ["-device", "virtio-scsi-pci,id=scsi0"]
-    first_disk = next((d for d in g.disks if not d.cdrom), None)
+    bootindex = _boot_indexes(g)
     for d in g.disks:
         slot = ord(d.kvm_target[-1]) - ord("a")
         drive = [f"if=none,id=drive-{d.kvm_target}"]
@@ -207,8 +207,8 @@ def qemu_argv(
         else:
             dev = f"{kind},bus=ide.{slot // 2},unit={slot % 2}"
         dev += f",drive=drive-{d.kvm_target},id={d.kvm_target}"
-        if g.boot is BootMethod.DISK and d is first_disk:
-            dev += ",bootindex=1"
+        if d.kvm_target in bootindex:
+            dev += f",bootindex={bootindex[d.kvm_target]}"
         argv += ["-device", dev]
     nic_model = "virtio-net-pci" if paravirt else "e1000"
     for n, nic in enumerate(g.nics):
@@ -222,6 +222,8 @@ def qemu_argv(
         dev = f"{nic_model},netdev=net{n}"
         if nic.mac:
             dev += f",mac={nic.mac}"
+        if f"net{n}" in bootindex:
+            dev += f",bootindex={bootindex[f'net{n}']}"
         argv += ["-device", dev]
     if any(not n.bridge for n in g.nics) and not restricted_user_net:
         warnings.append(
@@ -237,6 +239,23 @@ def qemu_argv(
     if lc.on_crash != "destroy":
         warnings.append(f"on_crash = {lc.on_crash!r}: not expressible on the QEMU command line")
     return Rendered(render_qemu_script(argv, g.name), warnings, argv)
+
+
+def _boot_indexes(g: KvmGuest) -> dict[str, int]:
+    """Direct Disk boot order as device -> bootindex: first disk, first CD-ROM, first NIC."""
+    if g.boot is not BootMethod.DISK:
+        return {}
+    first = {
+        "hd": next((d.kvm_target for d in g.disks if not d.cdrom), ""),
+        "cdrom": next((d.kvm_target for d in g.disks if d.cdrom), ""),
+        "network": "net0" if g.nics else "",
+    }
+    out: dict[str, int] = {}
+    for cls in g.boot_order:
+        dev = first.get(cls, "")
+        if dev and dev not in out:
+            out[dev] = len(out) + 1
+    return out
 
 
 def render_qemu_script(argv: list[str], name: str) -> str:
@@ -280,7 +299,7 @@ def render_proxmox(g: KvmGuest, *, description: str = "") -> Rendered:
         conf["smbios1"] = f"uuid={g.uuid}"
     if paravirt:
         conf["scsihw"] = "virtio-scsi-pci"
-    boot_devs: list[str] = []
+    keys: dict[str, str] = {}
     for d in g.disks:
         slot = ord(d.kvm_target[-1]) - ord("a")
         key = f"scsi{slot}" if paravirt else f"ide{slot}"
@@ -297,11 +316,12 @@ def render_proxmox(g: KvmGuest, *, description: str = "") -> Rendered:
                     f"disk {d.vdev}: Proxmox IDE disks cannot be read-only; {key} is writable"
                 )
         conf[key] = value
-        if not d.cdrom:
-            boot_devs.append(key)
+        keys[d.kvm_target] = key
     if g.boot is BootMethod.DISK:
-        if boot_devs:
-            conf["boot"] = "order=" + ";".join(boot_devs[:1])
+        order = sorted(_boot_indexes(g).items(), key=lambda kv: kv[1])
+        devs = [keys.get(dev, dev) for dev, _ in order]
+        if devs:
+            conf["boot"] = "order=" + ";".join(devs)
     else:
         args = ["-kernel", g.kernel]
         if g.initrd:
@@ -362,6 +382,9 @@ def linode_profile(g: KvmGuest) -> tuple[dict[str, object], list[str]]:
                 f"{d.kvm_target}: Linode disk id of {d.source} unknown (upload the "
                 "image as a Linode disk and fill in disk_id)"
             )
+        if d.format != "raw":
+            warnings.append(f"{d.kvm_target}: Linode disks are raw; convert {d.source} "
+                            f"({d.format}) with 'qemu-img convert -O raw' before uploading")
     label = str(g.linode.get("label") or g.name)
     if len(label) > 48:
         warnings.append(f"label {label!r} cut to 48 characters (Linode's limit)")

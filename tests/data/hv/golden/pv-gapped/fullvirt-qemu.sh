@@ -1,0 +1,23 @@
+#!/bin/sh
+# KVM guest gapped, written by xen2kvm translate.
+# The serial console (ttyS0) is a pty: QEMU prints its path at start.
+set -e
+exec qemu-system-x86_64 \
+    -name guest=gapped \
+    -machine pc \
+    -accel kvm \
+    -cpu host \
+    -m 768 \
+    -smp 1 \
+    -nodefaults \
+    -no-user-config \
+    -display none \
+    -serial pty \
+    -drive file=/srv/img/gapped-root.img,format=raw,if=none,id=drive-sda \
+    -device ide-hd,bus=ide.0,unit=0,drive=drive-sda,id=sda,bootindex=1 \
+    -drive file=/srv/img/gapped,,data.qcow2,format=qcow2,if=none,id=drive-sdb \
+    -device ide-hd,bus=ide.0,unit=1,drive=drive-sdb,id=sdb \
+    -drive file=/srv/img/gapped-logs.img,format=raw,if=none,id=drive-sdc \
+    -device ide-hd,bus=ide.1,unit=0,drive=drive-sdc,id=sdc \
+    -netdev bridge,id=net0,br=br-lan \
+    -device e1000,netdev=net0,mac=00:16:3e:00:00:0e

@@ -1,0 +1,24 @@
+#!/bin/sh
+# KVM guest centos5, written by xen2kvm translate.
+# The serial console (ttyS0) is a pty: QEMU prints its path at start.
+set -e
+exec qemu-system-x86_64 \
+    -name guest=centos5 \
+    -machine pc \
+    -accel kvm \
+    -cpu host \
+    -m 384 \
+    -smp 1 \
+    -nodefaults \
+    -no-user-config \
+    -display none \
+    -serial pty \
+    -kernel /boot/vmlinuz-2.6.18-xen \
+    -initrd /boot/initrd-2.6.18-xen.img \
+    -append 'root=/dev/sda1 ro console=ttyS0,19200n8' \
+    -drive file=/var/lib/xen/images/centos5.img,format=raw,if=none,id=drive-sda \
+    -device ide-hd,bus=ide.0,unit=0,drive=drive-sda,id=sda \
+    -drive file=/dev/VolGroup00/centos5-swap,format=raw,if=none,id=drive-sdb \
+    -device ide-hd,bus=ide.0,unit=1,drive=drive-sdb,id=sdb \
+    -netdev bridge,id=net0,br=xenbr0 \
+    -device e1000,netdev=net0,mac=00:16:3e:c5:c5:05
