@@ -91,15 +91,24 @@ def split_words(text: str) -> list[str]:
             cur.append(text[i + 1])
             in_word = True
             i += 2
-        elif ch in "'\"":
-            end = text.find(ch, i + 1)
+        elif ch == "'":
+            end = text.find("'", i + 1)
             end = n if end < 0 else end
-            seg = text[i + 1 : end]
-            if ch == '"':
-                seg = re.sub(r'\\([$"\\])', r"\1", seg)
-            cur.append(seg)
+            cur.append(text[i + 1 : end])
             in_word = True
             i = end + 1
+        elif ch == '"':
+            i += 1
+            while i < n and text[i] != '"':
+                if text[i] == "\\" and i + 1 < n and text[i + 1] in '$"\\\n':
+                    if text[i + 1] != "\n":
+                        cur.append(text[i + 1])
+                    i += 2
+                    continue
+                cur.append(text[i])
+                i += 1
+            in_word = True
+            i += 1
         else:
             cur.append(ch)
             in_word = True
