@@ -286,7 +286,10 @@ def write_kmod_index(entries: Mapping[str, Iterable[tuple[int, str]]]) -> bytes:
         node = root
         for ch in key:
             node = node.children.setdefault(ch, _Node())
-        node.values.extend(vals)
+        for prio, value in vals:
+            if "\0" in value:
+                raise ValueError(f"kmod index values cannot hold NUL: {value!r}")
+            node.values.append((prio, value))
     root = _compress(root)
     out = bytearray(struct.pack(">III", KMOD_INDEX_MAGIC, KMOD_INDEX_VERSION, 0))
 
@@ -351,8 +354,8 @@ def read_kmod_index(data: bytes, *, source: str = "kmod index") -> dict[str, lis
     while stack:
         ref, key = stack.pop()
         pos = ref & _NODE_MASK
-        if pos == 0:
-            continue
+        if pos == 0 or not ref & (_NODE_PREFIX | _NODE_VALUES | _NODE_CHILDS):
+            continue  # absent, or an empty node (the root of an empty index)
         if pos in visited or pos >= len(data):
             raise ParseError(f"bad node offset {pos}", source=source)
         visited.add(pos)
