@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from xen2kvm.checks import block_devices, console, housekeeping, network, xen
+from xen2kvm.checks import block_devices, console, housekeeping, kernel, network, xen
 from xen2kvm.checks.base import Check, CheckContext, ConvertOptions, Finding, Mode, Severity
 from xen2kvm.errors import UsageError
 from xen2kvm.facts import GuestFacts
@@ -17,6 +17,8 @@ from xen2kvm.guest.base import Guest
 from xen2kvm.plan import Plan, PlanBuilder
 
 REGISTRY: tuple[Check, ...] = (
+    kernel.KERNEL,
+    kernel.INITRAMFS_DRIVERS,
     block_devices.CHECK,
     console.CHECK,
     network.PERSISTENT_NET_RULES,
