@@ -218,7 +218,7 @@ def test_lz4_legacy_last_segment_refused() -> None:
 
 def test_no_modules_for_that_kernel() -> None:
     existing = read_initramfs(xen_initramfs(), keep=append_keep)
-    with pytest.raises(GuestError, match="no /lib/modules/9.9"):
+    with pytest.raises(GuestError, match=r"no /lib/modules/9\.9"):
         build_initramfs_append(guest(), "9.9", existing, WANT)
 
 

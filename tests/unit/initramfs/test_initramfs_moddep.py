@@ -24,13 +24,15 @@ from xen2kvm.initramfs.moddep import (
 
 V = "5.10.0-test"
 D = f"/lib/modules/{V}"
-MODULES_DEP = """\
-kernel/drivers/scsi/virtio_scsi.ko.xz: kernel/drivers/scsi/scsi_mod.ko.xz kernel/drivers/scsi/scsi_common.ko.xz kernel/drivers/virtio/virtio.ko.xz kernel/drivers/virtio/virtio_ring.ko.xz
+S = "kernel/drivers/scsi"
+MODULES_DEP = f"""\
+{S}/virtio_scsi.ko.xz: {S}/scsi_mod.ko.xz {S}/scsi_common.ko.xz \
+kernel/drivers/virtio/virtio.ko.xz kernel/drivers/virtio/virtio_ring.ko.xz
 kernel/drivers/scsi/scsi_mod.ko.xz: kernel/drivers/scsi/scsi_common.ko.xz
 kernel/drivers/scsi/scsi_common.ko.xz:
 kernel/drivers/virtio/virtio.ko.xz:
 kernel/drivers/virtio/virtio_ring.ko.xz:
-kernel/drivers/scsi/sd_mod.ko.xz: kernel/drivers/scsi/scsi_mod.ko.xz kernel/drivers/scsi/scsi_common.ko.xz
+{S}/sd_mod.ko.xz: {S}/scsi_mod.ko.xz {S}/scsi_common.ko.xz
 kernel/fs/ext4/ext4.ko.xz: kernel/lib/crc16.ko.xz kernel/fs/jbd2/jbd2.ko.xz
 kernel/fs/jbd2/jbd2.ko.xz:
 kernel/lib/crc16.ko.xz:
@@ -43,7 +45,9 @@ def guest() -> MemoryGuest:
     return MemoryGuest(
         {
             f"{D}/modules.dep": MODULES_DEP,
-            f"{D}/modules.builtin": "kernel/drivers/virtio/virtio_pci.ko\nkernel/drivers/tty/serial/8250/8250.ko\n",
+            f"{D}/modules.builtin": (
+                "kernel/drivers/virtio/virtio_pci.ko\nkernel/drivers/tty/serial/8250/8250.ko\n"
+            ),
             f"{D}/modules.softdep": "# comment\nsoftdep ext4 pre: crc32c\n",
             f"{D}/modules.alias": "alias crc32c crc32c_generic\nalias pci:v00001AF4d* virtio_pci\n",
         }
@@ -81,7 +85,7 @@ def test_index_without_modules_dep_lists_files() -> None:
 
 
 def test_bad_modules_dep_is_parse_error() -> None:
-    with pytest.raises(ParseError, match="modules.dep:2"):
+    with pytest.raises(ParseError, match=r"modules\.dep:2"):
         parse_modules_dep("a.ko:\nno colon here\n")
 
 
