@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from xen2kvm.checks import Mode
-from xen2kvm.errors import ExitCode, Xen2KvmError
+from xen2kvm.errors import ExitCode, UsageError, Xen2KvmError
 
 GUEST_HELP = (
     "a guest: a root directory, or its disk images in assignment order joined by commas "
@@ -25,10 +27,17 @@ def add_guest_args(p: argparse.ArgumentParser) -> None:
         "--backend",
         choices=("auto", "dir", "fuse2fs", "libguestfs"),
         default="auto",
-        help="how to open disk images (default: fuse2fs for ext2/3/4 raw images, else "
-        "libguestfs)",
+        help="how to open disk images (default: fuse2fs for ext2/3/4 raw images, else libguestfs)",
     )
     p.add_argument("--json", action="store_true", help="print a JSON document on stdout")
+    p.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=1,
+        metavar="N",
+        help="work on N guests in parallel processes (0: one per CPU; default 1)",
+    )
 
 
 def add_mode_arg(p: argparse.ArgumentParser) -> None:
@@ -49,28 +58,49 @@ class Outcome:
     guest: str
     code: int
     doc: dict[str, Any]
+    text: str
+    error: str
 
 
-def run_per_guest(
-    args: argparse.Namespace,
-    schema: str,
-    one: Callable[[str], tuple[int, dict[str, Any], str]],
-) -> int:
-    """Run ``one`` for each guest; one guest's failure does not stop the others.
+GuestFn = Callable[[str, argparse.Namespace], tuple[int, dict[str, Any], str]]
 
-    ``one`` returns (exit code, JSON document, text report). The overall exit code is the
-    worst one (errors before findings before success).
+
+def _one_safely(fn: GuestFn, guest: str, args: argparse.Namespace) -> Outcome:
+    try:
+        code, doc, text = fn(guest, args)
+        return Outcome(guest, code, doc, text, "")
+    except Xen2KvmError as exc:
+        return Outcome(guest, exc.exit_code, {"guest": guest, "error": str(exc)}, "", str(exc))
+
+
+def run_per_guest(args: argparse.Namespace, schema: str, fn: GuestFn) -> int:
+    """Run ``fn`` for each guest; one guest's failure does not stop the others.
+
+    ``fn`` (a module-level function, so it can run in a worker process) returns (exit code,
+    JSON document, text report). With ``--jobs`` guests run in parallel processes: every result
+    is plain data. The overall exit code is the worst one (errors before findings).
     """
+    jobs = getattr(args, "jobs", 1)
+    if jobs < 0:
+        raise UsageError("--jobs must be 0 (one per CPU) or more")
+    workers = (os.cpu_count() or 1) if jobs == 0 else jobs
     outcomes: list[Outcome] = []
-    for guest in args.guests:
-        try:
-            code, doc, text = one(guest)
-            if not args.json:
-                print(text, end="" if text.endswith("\n") else "\n")
-        except Xen2KvmError as exc:
-            code, doc = exc.exit_code, {"guest": guest, "error": str(exc)}
-            print(f"xen2kvm: error: {exc}", file=sys.stderr)
-        outcomes.append(Outcome(guest, code, doc))
+
+    def report(o: Outcome) -> None:
+        if o.error:
+            print(f"xen2kvm: error: {o.error}", file=sys.stderr)
+        elif not args.json:
+            print(o.text, end="" if o.text.endswith("\n") else "\n", flush=True)
+        outcomes.append(o)
+
+    if workers <= 1 or len(args.guests) <= 1:
+        for guest in args.guests:
+            report(_one_safely(fn, guest, args))
+    else:
+        with ProcessPoolExecutor(max_workers=min(workers, len(args.guests))) as pool:
+            futures = [pool.submit(_one_safely, fn, g, args) for g in args.guests]
+            for fut in futures:  # in the order given, so output is stable
+                report(fut.result())
     if args.json:
         json.dump({"schema": schema, "guests": [o.doc for o in outcomes]}, sys.stdout, indent=2)
         sys.stdout.write("\n")

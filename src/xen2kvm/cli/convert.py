@@ -89,7 +89,7 @@ def render(report: ConvertReport) -> str:
     return "\n".join(out) + "\n"
 
 
-def main(args: argparse.Namespace) -> int:
+def _options(args: argparse.Namespace) -> ConvertOptions:
     mode = Mode(args.mode)
     macs: dict[str, str] = {}
     for item in args.mac:
@@ -97,7 +97,7 @@ def main(args: argparse.Namespace) -> int:
         if not sep:
             raise UsageError(f"--mac: {item!r} is not IFACE=MAC")
         macs[iface] = mac
-    options = ConvertOptions(
+    return ConvertOptions(
         mode=mode,
         disk_map=parse_disk_map(args.disk_map, mode) if args.disk_map else None,
         use_uuids=not args.literal_names,
@@ -105,24 +105,25 @@ def main(args: argparse.Namespace) -> int:
         force=args.force,
     )
 
+
+def convert_one(guest: str, args: argparse.Namespace) -> tuple[int, dict[str, Any], str]:
+    options = _options(args)
+
     def progress(msg: str) -> None:
         if not args.quiet and not args.json:
-            print(f"  .. {msg}", file=sys.stderr)
+            print(f"  .. {guest}: {msg}", file=sys.stderr)
 
-    def one(guest: str) -> tuple[int, dict[str, Any], str]:
-        with open_guest(guest_paths(guest), read_only=args.dry_run, backend=args.backend) as g:
-            report = convert_guest(
-                g,
-                options,
-                dry_run=args.dry_run,
-                only=args.only,
-                skip=args.skip,
-                progress=progress,
-            )
-        if report.dry_run:
-            code = ExitCode.FINDINGS if report.plan or report.blocking_remaining else ExitCode.OK
-        else:
-            code = ExitCode.FINDINGS if report.blocking_remaining else ExitCode.OK
-        return code, report.to_json(), render(report)
+    with open_guest(guest_paths(guest), read_only=args.dry_run, backend=args.backend) as g:
+        report = convert_guest(
+            g, options, dry_run=args.dry_run, only=args.only, skip=args.skip, progress=progress
+        )
+    if report.dry_run:
+        code = ExitCode.FINDINGS if report.plan or report.blocking_remaining else ExitCode.OK
+    else:
+        code = ExitCode.FINDINGS if report.blocking_remaining else ExitCode.OK
+    return code, report.to_json(), render(report)
 
-    return run_per_guest(args, SCHEMA, one)
+
+def main(args: argparse.Namespace) -> int:
+    _options(args)  # option errors once, before any guest is touched
+    return run_per_guest(args, SCHEMA, convert_one)

@@ -47,13 +47,13 @@ def render(report: InspectReport) -> str:
     return "\n".join(out) + "\n"
 
 
-def main(args: argparse.Namespace) -> int:
+def inspect_one(guest: str, args: argparse.Namespace) -> tuple[int, dict[str, Any], str]:
     options = ConvertOptions(mode=Mode(args.mode))
+    with open_guest(guest_paths(guest), read_only=True, backend=args.backend) as g:
+        report = inspect_guest(g, options)
+    code = ExitCode.OK if report.ready else ExitCode.FINDINGS
+    return code, report.to_json(), render(report)
 
-    def one(guest: str) -> tuple[int, dict[str, Any], str]:
-        with open_guest(guest_paths(guest), read_only=True, backend=args.backend) as g:
-            report = inspect_guest(g, options)
-        code = ExitCode.OK if report.ready else ExitCode.FINDINGS
-        return code, report.to_json(), render(report)
 
-    return run_per_guest(args, SCHEMA, one)
+def main(args: argparse.Namespace) -> int:
+    return run_per_guest(args, SCHEMA, inspect_one)

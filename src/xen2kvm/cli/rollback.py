@@ -26,23 +26,24 @@ def register(sub: Any) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    def one(guest: str) -> tuple[int, dict[str, Any], str]:
-        with open_guest(guest_paths(guest), read_only=False, backend=args.backend) as g:
-            result = Transaction(g).rollback()
-        doc = {
-            "guest": guest,
-            "transactions": result.txids,
-            "restored": result.restored,
-            "interrupted": result.crashed,
-        }
-        if not result.txids:
-            text = f"guest: {guest}\n  nothing to roll back: no xen2kvm journal in the guest\n"
-        else:
-            text = (
-                f"guest: {guest}\n  rolled back {', '.join(result.txids)}: "
-                f"{len(result.restored)} file(s) restored\n"
-                + "".join(f"    {p}\n" for p in result.restored)
-            )
-        return ExitCode.OK, doc, text
+    return run_per_guest(args, SCHEMA, rollback_one)
 
-    return run_per_guest(args, SCHEMA, one)
+
+def rollback_one(guest: str, args: argparse.Namespace) -> tuple[int, dict[str, Any], str]:
+    with open_guest(guest_paths(guest), read_only=False, backend=args.backend) as g:
+        result = Transaction(g).rollback()
+    doc = {
+        "guest": guest,
+        "transactions": result.txids,
+        "restored": result.restored,
+        "interrupted": result.crashed,
+    }
+    if not result.txids:
+        text = f"guest: {guest}\n  nothing to roll back: no xen2kvm journal in the guest\n"
+    else:
+        text = (
+            f"guest: {guest}\n  rolled back {', '.join(result.txids)}: "
+            f"{len(result.restored)} file(s) restored\n"
+            + "".join(f"    {p}\n" for p in result.restored)
+        )
+    return ExitCode.OK, doc, text

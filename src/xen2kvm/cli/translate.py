@@ -143,11 +143,13 @@ def _write_out(path: str, text: str) -> None:
         raise Xen2KvmError(f"{path}: cannot write: {exc.strerror or exc}") from exc
 
 
-def run(args: argparse.Namespace) -> int:
+def options_from_args(args: argparse.Namespace) -> tuple[ReadOptions, PlanOptions]:
+    """The reader and planner options a parsed ``translate`` command line asks for."""
+    if args.initrd and not args.kernel:
+        raise UsageError("--initrd needs --kernel")
     read_opts = ReadOptions(
         disk_paths=_disk_paths(args.disk_path), memory_mib=args.memory, vcpus=args.vcpus
     )
-    domain = read_domain_file(args.config, args.input_format, read_opts)
     opts = PlanOptions(
         mode=VMMode(args.mode),
         boot=BootMethod(args.boot) if args.boot else None,
@@ -158,8 +160,12 @@ def run(args: argparse.Namespace) -> int:
         bridge=args.bridge,
         check_disk=not args.no_disk_check,
     )
-    if args.initrd and not args.kernel:
-        raise UsageError("--initrd needs --kernel")
+    return read_opts, opts
+
+
+def run(args: argparse.Namespace) -> int:
+    read_opts, opts = options_from_args(args)
+    domain = read_domain_file(args.config, args.input_format, read_opts)
     result = translate(domain, OutputFormat(args.to), opts)
     if args.out:
         _write_out(args.out, result.output)

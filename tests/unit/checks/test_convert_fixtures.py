@@ -120,3 +120,18 @@ def test_bad_inputs_give_one_line_and_exit_2(
     assert "no Linux operating system" in capsys.readouterr().err
     assert main(["convert", str(empty), "--only", "no-such-check"]) == 2
     assert "unknown check" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_one_guest_failing_does_not_stop_the_others(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], jobs: str
+) -> None:
+    a = build_tree(tmp_path / "a", with_boot("DEBIAN12"))
+    b = build_tree(tmp_path / "b", with_boot("KVM_READY"))
+    code = main(["inspect", str(a), str(tmp_path / "missing"), str(b), "--json", "-j", jobs])
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert code == 2  # the worst outcome wins
+    assert [g.get("ready") for g in doc["guests"]] == [False, None, True]
+    assert "missing" in doc["guests"][1]["error"]
+    assert captured.err.count("xen2kvm: error:") == 1
