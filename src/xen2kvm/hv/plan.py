@@ -134,13 +134,6 @@ def plan_kvm(domain: Domain, options: PlanOptions | None = None) -> KvmGuest:
                 f"disk {dev.xen} -> {dev.kvm}"
                 + (" (partition-only device becomes a whole disk)" if dev.partition_only else "")
             )
-    if opts.mode is VMMode.FULLVIRT:
-        for d in disks:
-            if d.readonly and not d.cdrom:
-                warnings.append(
-                    f"disk {d.vdev}: read-only IDE disks are not offered by every "
-                    "KVM platform; check it"
-                )
     root = domain.root_device
     root_kvm = (mapping.translate(root) if root.startswith("/dev/") else None) or root
     if not root_kvm:

@@ -8,7 +8,9 @@ the bad field.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
@@ -97,7 +99,19 @@ def read_domain_file(
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ParseError(f"not UTF-8 text (byte {exc.start})", source=str(p)) from None
-    return read_domain(text, str(p), input_format, options)
+    domain = read_domain(text, str(p), input_format, options)
+    # A KVM config needs absolute paths (libvirt's schema demands them); xl would resolve a
+    # relative one against its working directory, the config's directory is the better guess.
+    base = p.resolve().parent
+    fixed = []
+    for d in domain.disks:
+        if d.source and not d.source.startswith("/"):
+            new = os.path.normpath(base / d.source)
+            domain.warnings.append(f"disk {d.vdev}: relative path {d.source!r} taken as {new}")
+            d = dataclasses.replace(d, source=new)
+        fixed.append(d)
+    domain.disks = fixed
+    return domain
 
 
 # --- xl / xm -------------------------------------------------------------------------------
@@ -682,7 +696,7 @@ def read_linode(text: str, source: str = "<input>", options: ReadOptions | None 
             options.disk_paths.get(str(ident)) if kind == "disk" else None
         )
         if not path:
-            path = f"linode-{kind}-{ident}.img"
+            path = f"/path/to/linode-{kind}-{ident}.img"
             warnings.append(
                 f"{slot}: path of Linode {kind} {ident} unknown; placeholder {path!r} used "
                 f"(give --disk-path {ref if kind == 'volume' else ident}=PATH)"

@@ -103,8 +103,13 @@ def render_libvirt(g: KvmGuest, *, description: str = "") -> Rendered:
             out.append(f"      <source {attr}='{_esc(d.source)}'/>")
         bus = "scsi" if paravirt else "ide"
         out.append(f"      <target dev='{d.kvm_target}' bus='{bus}'/>")
-        if d.readonly or d.cdrom:
+        if d.cdrom or (d.readonly and paravirt):
             out.append("      <readonly/>")
+        elif d.readonly:
+            warnings.append(
+                f"disk {d.vdev}: IDE hard disks cannot be read-only under KVM (libvirt "
+                f"refuses it); {d.kvm_target} is attached writable: mount it read-only"
+            )
         if paravirt:
             out.append(
                 f"      <address type='drive' controller='0' bus='0' target='0' unit='{slot}'/>"
@@ -194,8 +199,15 @@ def qemu_argv(
             drive.insert(0, f"file={_qopt(d.source)},format={d.format}")
         if d.cdrom:
             drive.append("media=cdrom")
-        if d.readonly or d.cdrom:
+        if d.cdrom or (d.readonly and paravirt):
             drive.append("readonly=on")
+        elif d.readonly:
+            # QEMU refuses a read-only IDE hard disk; a snapshot keeps the image unchanged.
+            drive.append("snapshot=on")
+            warnings.append(
+                f"disk {d.vdev}: IDE hard disks cannot be read-only in QEMU; {d.kvm_target} "
+                "uses snapshot=on (the guest may write, the image stays unchanged)"
+            )
         argv += ["-drive", ",".join(drive)]
         kind = (
             ("scsi-cd" if d.cdrom else "scsi-hd")

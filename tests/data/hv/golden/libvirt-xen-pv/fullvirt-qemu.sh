@@ -19,7 +19,7 @@ exec qemu-system-x86_64 \
     -append 'root=/dev/sda ro console=ttyS0,19200n8' \
     -drive file=/var/lib/xen/images/lv-pv-root.img,format=raw,if=none,id=drive-sda \
     -device ide-hd,bus=ide.0,unit=0,drive=drive-sda,id=sda \
-    -drive file=/dev/vg0/lv-pv-data,format=raw,if=none,id=drive-sdb,readonly=on \
+    -drive file=/dev/vg0/lv-pv-data,format=raw,if=none,id=drive-sdb,snapshot=on \
     -device ide-hd,bus=ide.0,unit=1,drive=drive-sdb,id=sdb \
     -netdev bridge,id=net0,br=xenbr0 \
     -device e1000,netdev=net0,mac=00:16:3e:7a:7b:7c

@@ -15,7 +15,7 @@ exec qemu-system-x86_64 \
     -serial pty \
     -drive file=/srv/linode/debian8-root.img,format=raw,if=none,id=drive-sda \
     -device ide-hd,bus=ide.0,unit=0,drive=drive-sda,id=sda,bootindex=1 \
-    -drive file=linode-disk-124459.img,format=raw,if=none,id=drive-sdb \
+    -drive file=/path/to/linode-disk-124459.img,format=raw,if=none,id=drive-sdb \
     -device ide-hd,bus=ide.0,unit=1,drive=drive-sdb,id=sdb \
     -netdev user,id=net0 \
     -device e1000,netdev=net0

@@ -16,7 +16,7 @@ exec qemu-system-x86_64 \
     -device virtio-scsi-pci,id=scsi0 \
     -drive file=/srv/linode/debian8-root.img,format=raw,if=none,id=drive-sda \
     -device scsi-hd,bus=scsi0.0,channel=0,scsi-id=0,lun=0,drive=drive-sda,id=sda,bootindex=1 \
-    -drive file=linode-disk-124459.img,format=raw,if=none,id=drive-sdb \
+    -drive file=/path/to/linode-disk-124459.img,format=raw,if=none,id=drive-sdb \
     -device scsi-hd,bus=scsi0.0,channel=0,scsi-id=1,lun=0,drive=drive-sdb,id=sdb \
     -netdev user,id=net0 \
     -device virtio-net-pci,netdev=net0

@@ -20,7 +20,7 @@ exec qemu-system-x86_64 \
     -device ide-hd,bus=ide.0,unit=0,drive=drive-sda,id=sda \
     -drive file=/var/lib/xen/images/bare-fs-swap.img,format=raw,if=none,id=drive-sdb \
     -device ide-hd,bus=ide.0,unit=1,drive=drive-sdb,id=sdb \
-    -drive file=/var/lib/xen/images/bare-fs-data.img,format=raw,if=none,id=drive-sdc,readonly=on \
+    -drive file=/var/lib/xen/images/bare-fs-data.img,format=raw,if=none,id=drive-sdc,snapshot=on \
     -device ide-hd,bus=ide.1,unit=0,drive=drive-sdc,id=sdc \
     -netdev bridge,id=net0,br=xenbr0 \
     -device e1000,netdev=net0,mac=f2:3c:91:00:aa:01
