@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from xen2kvm.errors import GuestPathError, ParseError
 from xen2kvm.facts._reader import FactReader
 from xen2kvm.guest.base import LARGE_READ_LIMIT, Guest
 from xen2kvm.initramfs.compression import Compression
-from xen2kvm.initramfs.moddep import ModuleIndex, load_module_index
+from xen2kvm.initramfs.moddep import ModuleIndex, join_modpath, load_module_index
 from xen2kvm.initramfs.reader import Generator, Segment, read_initramfs
 from xen2kvm.parsers import shellvars
 
@@ -120,15 +120,22 @@ def parse_kernel_config(text: str) -> dict[str, str]:
     return out
 
 
-def driver_states(index: ModuleIndex, config: dict[str, str] | None) -> dict[str, str]:
-    """Per KVM driver: built in (modules.builtin or ``=y``), a module (its file is listed in
-    modules.dep or present), missing, or unknown when nothing tells built-ins apart."""
+def driver_states(
+    index: ModuleIndex,
+    config: dict[str, str] | None,
+    exists: Callable[[str], bool] | None = None,
+) -> dict[str, str]:
+    """Per KVM driver: built in (modules.builtin or ``=y``), a module (listed in modules.dep
+    or found under kernel/, and, given ``exists``, its file really there), missing, or
+    unknown when nothing tells built-ins apart."""
     out: dict[str, str] = {}
     knows_builtin = bool(index.builtin) or config is not None
     for name, option in KVM_DRIVERS.items():
         if name in index.builtin or (config is not None and config.get(option) == "y"):
             out[name] = "builtin"
-        elif name in index.modules:
+        elif name in index.modules and (
+            exists is None or exists(join_modpath(index.directory, index.modules[name].path))
+        ):
             out[name] = "module"
         elif knows_builtin:
             out[name] = "missing"
@@ -238,7 +245,7 @@ def gather_kernels(
         except (GuestPathError, ParseError) as err:
             rd.problem(f"modules of {version}: {err}")
             index = ModuleIndex(version, moddir or "")
-        drivers = driver_states(index, config)
+        drivers = driver_states(index, config, rd.is_file)
         xen_only, reason = _xen_only(version, config, drivers)
         candidates = [
             f"/boot/initrd.img-{version}",
