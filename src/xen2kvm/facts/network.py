@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from xen2kvm.distros import NetworkStyle
-from xen2kvm.errors import ParseError
+from xen2kvm.errors import GuestPathError, ParseError
 from xen2kvm.facts._reader import FactReader
 from xen2kvm.facts.system import SystemFacts
 from xen2kvm.guest.base import FileKind, Guest
@@ -289,6 +289,13 @@ class _Gatherer:
         self.pins.append(MacPin(stack, path, line, key, mac, name, effect))
         return mac
 
+    def _glob(self, pattern: str) -> list[str]:
+        try:
+            return self.rd.guest.glob(pattern)
+        except GuestPathError as err:  # e.g. a NUL byte in the pattern
+            self.rd.problem(str(err))
+            return []
+
     # --- ifupdown --------------------------------------------------------------------------
 
     def ifupdown(self) -> None:
@@ -329,9 +336,7 @@ class _Gatherer:
         for keyword, pattern in parsed.sources():
             pattern = posixpath.join(base, pattern)
             if keyword == "source":
-                targets = (
-                    self.rd.guest.glob(pattern) if any(c in pattern for c in "*?[") else [pattern]
-                )
+                targets = self._glob(pattern) if any(c in pattern for c in "*?[") else [pattern]
             else:
                 targets = [
                     f"{pattern.rstrip('/')}/{n}"

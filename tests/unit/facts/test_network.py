@@ -296,3 +296,13 @@ def test_real_directory_with_fifo_and_dev_null_mask(tmp_path: Path) -> None:
     assert f.predictable_names is False
     assert f.problems == ["/etc/systemd/network/10-eth1.network: is a fifo, not a regular file"]
     assert f.interface_names == ["eth0"]
+
+
+def test_nul_in_interfaces_source_is_a_problem() -> None:
+    tree = {
+        **g.DEBIAN12,
+        "/etc/network/interfaces": "source /etc/x\x00*\niface eth0 inet dhcp\n",
+    }
+    f = network(tree)
+    assert f.problems == ["'/etc/x\\x00*': invalid path"]
+    assert f.interface_names == ["eth0"]
