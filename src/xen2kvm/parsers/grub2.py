@@ -46,6 +46,9 @@ CMDLINE_VARS = (
 LINUX_KEYWORDS = frozenset({"linux", "linux16", "linuxefi", "kernel"})
 INITRD_KEYWORDS = frozenset({"initrd", "initrd16", "initrdefi"})
 _OPTS_WITH_ARG = frozenset({"--class", "--users", "--hotkey", "--id", "$menuentry_id_option"})
+#: grub-mkconfig nests three deep at most; a bound keeps hostile files linear to parse.
+MAX_NESTING = 64
+_BLANKS_RE = re.compile(r"[ \t\r\n]+")
 _KEYWORD_RE = re.compile(r"([ \t]*)([^ \t]+)([ \t]*)(.*)", re.S)
 
 
@@ -74,6 +77,9 @@ def set_cmdline(defaults: ShellVars, name: str, cmdline: KernelCmdline) -> None:
 def split_words(text: str) -> list[str]:
     """Split a GRUB script line into words with quotes removed (lenient: an unterminated
     quote runs to the end of the text). A ``#`` starting a word begins a comment."""
+    if not any(c in text for c in "'\"\\#"):
+        # the common case, without the per-character loop
+        return [w for w in _BLANKS_RE.split(text) if w]
     words: list[str] = []
     cur: list[str] = []
     in_word = False
@@ -133,6 +139,7 @@ class GrubCfgLine:
     path_sep: str = ""
     cmdline: KernelCmdline | None = field(default=None, repr=False)
     depth: int = 0  # block nesting level at this line
+    in_entry: bool = False  # inside a menuentry/submenu block (its opening line excluded)
     _args_raw: str = field(default="", repr=False)
     _edited: bool = field(default=False, repr=False)
 
@@ -159,7 +166,7 @@ class GrubCfgLine:
     def set_text(self, body: str) -> None:
         """Replace the whole line (without newline) by ``body``."""
         new = _parse_line(body + self.newline, self.line)
-        new.depth = self.depth
+        new.depth, new.in_entry = self.depth, self.in_entry
         self.__dict__.update(new.__dict__)
 
     def set_path(self, path: str) -> None:
@@ -343,11 +350,9 @@ class GrubCfg:
             gl.set_text(f'{gl.lead}set default="{value}"')
         return len(lines)
 
-    def _inside_entry(self, target: GrubCfgLine) -> bool:
-        def walk(items: list[GrubCfgEntry]) -> bool:
-            return any(any(gl is target for gl in e.lines) or walk(e.children) for e in items)
-
-        return walk(self.top)
+    @staticmethod
+    def _inside_entry(target: GrubCfgLine) -> bool:
+        return target.in_entry
 
     def top_level(self, keyword: str) -> list[GrubCfgLine]:
         """Lines with ``keyword`` outside any menuentry/submenu (``serial``, ``terminal_input``)."""
@@ -367,6 +372,7 @@ def parse_cfg(text: str, source: str = "/boot/grub/grub.cfg") -> GrubCfg:
     for lineno, raw in enumerate(split_lines(text), 1):
         gl = _parse_line(raw, lineno)
         gl.depth = len(stack)
+        gl.in_entry = any(e is not None for e, _ in stack)
         lines.append(gl)
         for open_entry, _ in stack:
             if open_entry is not None:
@@ -394,6 +400,8 @@ def parse_cfg(text: str, source: str = "/boot/grub/grub.cfg") -> GrubCfg:
             else:
                 siblings.append(siblings[-1])
             stack.append((entry, gl))
+            if len(stack) > MAX_NESTING:
+                raise ParseError("blocks nested too deeply", source=source, line=lineno)
     if stack:
         opener = stack[-1][1]
         raise ParseError(

@@ -94,9 +94,19 @@ class _Word:
 class _Scanner:
     """Shell word scanner over one text. Positions are indexes into ``text``."""
 
+    #: Quotes and expansions nest (``"$(echo "$(x)")"``); real files nest two or three deep,
+    #: and a bound keeps hostile input from exhausting the Python stack.
+    MAX_NESTING = 64
+
     def __init__(self, text: str, source: str) -> None:
         self.text = text
         self.source = source
+        self.nesting = 0
+
+    def _enter(self, pos: int) -> None:
+        self.nesting += 1
+        if self.nesting > self.MAX_NESTING:
+            raise self._err("quotes and expansions nested too deeply", pos)
 
     def _err(self, message: str, pos: int) -> ParseError:
         line = self.text.count("\n", 0, pos) + 1
@@ -185,6 +195,13 @@ class _Scanner:
         raise self._err("unterminated $'...' quote", start)
 
     def _double(self, pos: int, start: int) -> tuple[str, int, bool]:
+        self._enter(start)
+        try:
+            return self._double_body(pos, start)
+        finally:
+            self.nesting -= 1
+
+    def _double_body(self, pos: int, start: int) -> tuple[str, int, bool]:
         text = self.text
         n = len(text)
         out: list[str] = []
@@ -240,6 +257,13 @@ class _Scanner:
         return pos + 1, False  # a lone "$" is literal
 
     def _balanced(self, pos: int, start: int, open_: str, close: str) -> int:
+        self._enter(start)
+        try:
+            return self._balanced_body(pos, start, open_, close)
+        finally:
+            self.nesting -= 1
+
+    def _balanced_body(self, pos: int, start: int, open_: str, close: str) -> int:
         text = self.text
         n = len(text)
         depth = 1
@@ -444,13 +468,21 @@ class ShellVars:
         return result
 
     def as_dict(self) -> dict[str, str]:
-        """Every name with its final value."""
-        out: dict[str, str] = {}
-        for name in self.names():
-            v = self.get(name)
-            if v is not None:
-                out[name] = v
-        return out
+        """Every name with its final value (as :meth:`get` gives it), in one pass."""
+        arrays: dict[str, list[str]] = {}
+        is_array: dict[str, bool] = {}
+        for a in self.assignments():
+            cur = arrays.get(a.name)
+            if a.op == "=" or cur is None:
+                arrays[a.name] = list(a.array) if a.array is not None else [a.value]
+            elif a.array is not None:
+                cur.extend(a.array)
+            elif cur:
+                cur[0] += a.value
+            else:
+                cur.append(a.value)
+            is_array[a.name] = is_array.get(a.name, False) or a.array is not None
+        return {n: " ".join(v) if is_array[n] else (v[0] if v else "") for n, v in arrays.items()}
 
     def resolve(self, name: str, env: dict[str, str] | None = None) -> str | None:
         """Like :meth:`get` but with ``$NAME``/``${NAME}`` replaced by earlier values.
