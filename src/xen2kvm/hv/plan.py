@@ -156,8 +156,10 @@ def plan_kvm(domain: Domain, options: PlanOptions | None = None) -> KvmGuest:
                 notes.append(f"Linode-supplied kernel {linode_kernel} kept (it boots on KVM)")
             else:
                 linode_kernel = "linode/grub2"
-                notes.append("kernel: linode/grub2 boots the kernel installed in the guest "
-                             "through its GRUB configuration")
+                notes.append(
+                    "kernel: linode/grub2 boots the kernel installed in the guest "
+                    "through its GRUB configuration"
+                )
                 if domain.boot.kind is BootKind.HOST_KERNEL:
                     warnings.append(
                         f"the Xen host kernel {domain.boot.kernel} is not in the guest: "

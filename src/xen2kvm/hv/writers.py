@@ -395,8 +395,10 @@ def linode_profile(g: KvmGuest) -> tuple[dict[str, object], list[str]]:
                 "image as a Linode disk and fill in disk_id)"
             )
         if d.format != "raw":
-            warnings.append(f"{d.kvm_target}: Linode disks are raw; convert {d.source} "
-                            f"({d.format}) with 'qemu-img convert -O raw' before uploading")
+            warnings.append(
+                f"{d.kvm_target}: Linode disks are raw; convert {d.source} "
+                f"({d.format}) with 'qemu-img convert -O raw' before uploading"
+            )
     label = str(g.linode.get("label") or g.name)
     if len(label) > 48:
         warnings.append(f"label {label!r} cut to 48 characters (Linode's limit)")

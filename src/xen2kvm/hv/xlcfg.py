@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -318,6 +319,14 @@ def _literal(node: ast.expr, key: str, source: str) -> Item:
     )
 
 
+def _ast_parse(text: str, source: str) -> ast.Module:
+    # Python's compile warnings (invalid escapes...) are about Python code, not about a
+    # config read as data: keep them off the user's terminal.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(text, filename=source)
+
+
 def parse_xm(text: str, source: str = "<input>") -> XenConfig:
     """Read an xm (Python-syntax) config without executing it.
 
@@ -326,7 +335,7 @@ def parse_xm(text: str, source: str = "<input>") -> XenConfig:
     the position of the offending construct.
     """
     try:
-        tree = ast.parse(text, filename=source)
+        tree = _ast_parse(text, source)
     except SyntaxError as exc:
         raise ParseError(
             f"not a valid xm config: {exc.msg}",
@@ -379,7 +388,7 @@ def parse_xen_config(text: str, source: str = "<input>", dialect: str = "auto") 
         return parse_xl(text, source)
     except ParseError as xl_error:
         try:
-            ast.parse(text)
+            _ast_parse(text, source)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             raise xl_error from None
         return parse_xm(text, source)
@@ -563,7 +572,13 @@ def _disk_format(val: str, err: _Err, pos: int) -> str:
     if val == "":
         return "raw"
     if val not in _FORMATS:
-        raise err(f"unknown format {val!r} ({', '.join(sorted(_FORMATS))})", pos)
+        hint = ""
+        if re.fullmatch(r"(xvd|hd|sd)[a-z]+[0-9]*(:cdrom)?", val):
+            hint = (
+                "; positional parameters are target, format, vdev, access: "
+                f"write TARGET,raw,{val} or TARGET,,{val}"
+            )
+        raise err(f"unknown format {val!r} ({', '.join(sorted(_FORMATS))}){hint}", pos)
     return val
 
 
