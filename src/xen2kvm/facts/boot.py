@@ -329,7 +329,7 @@ def _bls_entries(
 
 
 def _gather_grub2(
-    reader: FactReader, defaults: dict[str, str], bls_entries: list[BootEntry]
+    reader: FactReader, bls_entries: list[BootEntry]
 ) -> tuple[list[Bootloader], dict[str, str], str | None]:
     loaders: list[Bootloader] = []
     grubenv: dict[str, str] = {}
@@ -363,25 +363,30 @@ def _gather_grub2(
             for e in cfg.entries()
         ]
         ref = cfg.default
-        target = ref if ref is not None else defaults.get("GRUB_DEFAULT")
-        if target is not None and ("saved_entry" in target or target == "saved"):
+        # GRUB boots what grub.cfg says; /etc/default/grub only matters to the next
+        # grub-mkconfig run, so it is not consulted here. No "set default" means entry 0.
+        target = ref or "0"
+        if "saved_entry" in target:
             target = env.get("saved_entry") or "0"
+        # blscfg puts the BLS entries where it is called, before 30_os-prober/40_custom.
+        bls_part = list(bls_entries) if uses_bls else []
+        all_entries = bls_part + entries
         default_index: int | None = None
-        if uses_bls and not entries:
-            entries = list(bls_entries)
-            if entries:
-                default_index = 0
-                if target and target != "0":
-                    default_index = next(
-                        (i for i, e in enumerate(entries) if target in (e.id, e.title)), 0
-                    )
-        elif entries:
-            found = cfg.find(target) if target else None
+        if all_entries:
             default_index = 0
-            if found is not None:
-                default_index = next(
+            found = cfg.find(target)
+            if bls_part and target.isdigit():
+                # menu positions count the BLS entries first
+                default_index = int(target) if int(target) < len(all_entries) else 0
+            elif found is not None:
+                default_index = len(bls_part) + next(
                     (i for i, e in enumerate(entries) if e.index == found.index_path), 0
                 )
+            else:
+                default_index = next(
+                    (i for i, e in enumerate(bls_part) if target in (e.id, e.title)), 0
+                )
+        entries = all_entries
         loaders.append(Bootloader("grub2", path, entries, ref, default_index, uses_bls, files))
     return loaders, grubenv, grubenv_path
 
@@ -396,7 +401,7 @@ def gather_boot(guest: Guest) -> BootFacts:
     # grubenv is needed by BLS ($kernelopts) before grub.cfg is read; read it once up front.
     pre_env, pre_env_path = _read_grubenv(reader, None)
     bls_list, bls_files = _bls_entries(reader, pre_env, kernel_cmdline)
-    grub2_loaders, grubenv, grubenv_path = _gather_grub2(reader, defaults, bls_list)
+    grub2_loaders, grubenv, grubenv_path = _gather_grub2(reader, bls_list)
     legacy_loaders, magic = _gather_legacy(reader)
 
     loaders: list[Bootloader] = list(grub2_loaders)

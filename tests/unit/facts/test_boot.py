@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from tests.fixtures import guests
 from xen2kvm.facts.boot import BootFacts, gather_boot
 from xen2kvm.guest.base import FileKind
@@ -254,3 +257,66 @@ def test_symlinks_out_of_the_root_stay_inside(tmp_path: Path) -> None:
 
 def test_boot_facts_type() -> None:
     assert isinstance(gather_boot(MemoryGuest({})), BootFacts)
+
+
+def test_blscfg_with_custom_menuentry_and_numeric_default() -> None:
+    cfg = FEDORA_GRUB_CFG.replace('set default="${saved_entry}"', 'set default="2"') + (
+        "menuentry 'Custom' {\n  linux /vmlinuz-custom root=/dev/xvda1\n}\n"
+    )
+    tree = {**FEDORA_BOOT, "/boot/grub2/grub.cfg": cfg}
+    boot = gather_boot(MemoryGuest(tree))
+    grub = boot.bootloaders[0]
+    assert [e.title for e in grub.entries][-1] == "Custom"
+    assert len(grub.entries) == 3
+    e = boot.default_entry
+    assert e is not None and e.title == "Custom" and e.cmdline == "root=/dev/xvda1"
+
+
+def test_grub_cfg_without_set_default_boots_first_entry() -> None:
+    cfg = DEBIAN12_CFG.replace('   set default="0"\n', "")
+    boot = gather_boot(MemoryGuest({**DEBIAN12_BOOT, "/boot/grub/grub.cfg": cfg}))
+    assert boot.bootloaders[0].default_ref is None
+    assert boot.default_entry is not None and boot.default_entry.index == "0"
+
+
+BOOT_PATHS = [
+    "/boot/grub/menu.lst",
+    "/boot/grub/grub.cfg",
+    "/boot/grub/grubenv",
+    "/boot/grub/default",
+    "/etc/default/grub",
+    "/etc/default/grub.d/x.cfg",
+    "/boot/loader/entries/a.conf",
+    "/etc/kernel/cmdline",
+]
+_SNIPPETS = st.sampled_from(
+    [
+        "title x\n",
+        "kernel /v root=/dev/xvda\n",
+        "default saved\n",
+        "default=9\n",
+        "menuentry 'a' {\n",
+        "}\n",
+        "linux /v ro\n",
+        'set default="${saved_entry}"\n',
+        "saved_entry=1>0\n",
+        "blscfg\n",
+        "options $kernelopts\n",
+        "GRUB_DEFAULT=saved\n",
+        'GRUB_CMDLINE_LINUX="$X\n',
+        "0\n",
+        "x\n",
+    ]
+)
+_CONTENT = st.lists(_SNIPPETS, max_size=8).map("".join) | st.text(max_size=80)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.sampled_from(BOOT_PATHS), _CONTENT, max_size=6))
+def test_any_boot_file_content_gives_facts(files: dict[str, str]) -> None:
+    boot = gather_boot(MemoryGuest(dict(files)))
+    assert isinstance(boot, BootFacts)
+    for loader in boot.bootloaders:
+        if loader.default_index is not None:
+            assert 0 <= loader.default_index < len(loader.entries)
+    dumps(boot)

@@ -3,6 +3,9 @@ name in the guest's storage and boot configuration."""
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from tests.fixtures import guests
 from tests.unit.facts.test_boot import DEBIAN7_BOOT, DEBIAN12_BOOT
 from xen2kvm.facts.boot import gather_boot
@@ -120,3 +123,46 @@ def test_hostile_storage_files_are_problems_not_errors() -> None:
     assert st.fstab == [] and st.fstab_path is None and st.mdadm_path is None
     assert [(d.drive, d.device) for d in st.device_map] == []  # garbage before "(hd0)"
     assert sorted(r.name for r in st.xvd_references) == ["xvda", "xvdb"]
+
+
+STORAGE_PATHS = [
+    "/etc/fstab",
+    "/etc/crypttab",
+    "/etc/initramfs-tools/conf.d/resume",
+    "/etc/uswsusp.conf",
+    "/etc/mdadm/mdadm.conf",
+    "/boot/grub/device.map",
+    "/boot/grub/menu.lst",
+]
+_PIECES = st.sampled_from(
+    [
+        "/dev/xvda1 / ext4 defaults 0 1\n",
+        "RESUME=/dev/xvdb\n",
+        "resume device = /dev/xvdc\n",
+        "ARRAY /dev/md0 devices=/dev/xvdd1\n",
+        "(hd0) /dev/xvda\n",
+        "kernel /v resume=/dev/xvdb\n",
+        "title t\n",
+        '"\n',
+        "x\n",
+        "# /dev/xvdz\n",
+        "DEVICE /dev/xvde\n",
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(STORAGE_PATHS),
+        st.lists(_PIECES, max_size=6).map("".join) | st.text(max_size=80),
+        max_size=6,
+    )
+)
+def test_any_storage_file_content_gives_facts(files: dict[str, str]) -> None:
+    st_facts = gather_storage(MemoryGuest(dict(files)))
+    for ref in st_facts.xvd_references:
+        line = files[ref.file].split("\n")[ref.line - 1]
+        assert line[ref.column - 1 :].startswith("/dev/" + ref.name)
+    assert st_facts.xvd_disks == sorted({r.disk for r in st_facts.xvd_references})
+    dumps(st_facts)
