@@ -40,6 +40,21 @@ _IGNORED_PART_TYPES = frozenset(
         "0x85",
     }
 )
+#: Files that mark a filesystem as an operating system's root (with /etc; any one suffices).
+ROOT_MARKERS = (
+    "/etc/fstab",
+    "/etc/os-release",
+    "/usr/lib/os-release",
+    "/etc/debian_version",
+    "/etc/redhat-release",
+    "/etc/centos-release",
+    "/etc/fedora-release",
+    "/etc/SuSE-release",
+    "/etc/arch-release",
+    "/etc/lsb-release",
+    "/etc/gentoo-release",
+    "/etc/alpine-release",
+)
 _EXT_INCOMPAT_RECOVER = 0x4
 _EXT_MAGIC = 0xEF53
 _TOOL_TIMEOUT = 120

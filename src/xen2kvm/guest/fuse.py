@@ -6,12 +6,12 @@ filesystem. qcow2 disks are first exposed as flat files by ``qemu-storage-daemon
 export (also userspace, no root, no NBD device). Opening takes a fraction of a second, against
 tens of seconds for the appliance under TCG.
 
-Layout: everything lives in a private (0700) temporary directory. The root filesystem is
-mounted at ``<tmp>/root``; every other filesystem named by the guest's fstab is mounted *into*
-the root mount at its (symlink-resolved) mountpoint, so the whole guest is one directory tree
-and :class:`~xen2kvm.guest.local.LocalGuest` serves it with its usual confinement, including
-symlinks that cross mountpoints. Mounts are removed on :meth:`Fuse2fsGuest.close` or when the
-object is collected (``weakref.finalize``, which also runs at interpreter exit).
+Layout: everything lives in a private (0700) temporary directory, one mount directory per
+filesystem, each served by a :class:`~xen2kvm.guest.local.LocalGuest` (confined by directory
+fds). :class:`Fuse2fsGuest` composes them as the guest's fstab says, resolving paths across
+mountpoints itself. No root needed anywhere. Mounts are removed on
+:meth:`Fuse2fsGuest.close` or when the object is collected (``weakref.finalize``, which also
+runs at interpreter exit).
 """
 
 from __future__ import annotations
@@ -20,17 +20,30 @@ import contextlib
 import json
 import os
 import shutil
+import stat as stat_mod
 import subprocess
 import tempfile
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
-from xen2kvm.errors import GuestError, GuestPathError
+from xen2kvm.errors import (
+    GuestError,
+    GuestFileNotFound,
+    GuestFileTooLarge,
+    GuestNotAFile,
+    GuestPathError,
+    GuestReadOnly,
+    GuestSymlinkLoop,
+)
+from xen2kvm.guest._walk import resolve
+from xen2kvm.guest.base import DEFAULT_READ_LIMIT, FileKind, FileStat, Guest
 from xen2kvm.guest.disks import (
     EXT_TYPES,
     IGNORED_TYPES,
+    ROOT_MARKERS,
     DiskInfo,
     FsInfo,
     ImageInspection,
@@ -40,29 +53,39 @@ from xen2kvm.guest.disks import (
 )
 from xen2kvm.guest.local import LocalGuest
 
+T = TypeVar("T")
 _MOUNT_TIMEOUT = 30.0
 _UNMOUNT_TIMEOUT = 60.0
 _FSTAB_LIMIT = 1024 * 1024
-#: Files that mark a filesystem as an operating system's root (any one suffices).
-_ROOT_MARKERS = (
-    "/etc/fstab",
-    "/etc/os-release",
-    "/usr/lib/os-release",
-    "/etc/debian_version",
-    "/etc/redhat-release",
-    "/etc/centos-release",
-    "/etc/fedora-release",
-    "/etc/SuSE-release",
-    "/etc/arch-release",
-    "/etc/lsb-release",
-    "/etc/gentoo-release",
-    "/etc/alpine-release",
-)
 #: fstab types that are never on the guest's disks.
 _VIRTUAL_FSTYPES = frozenset(
-    {"proc", "sysfs", "tmpfs", "devpts", "devtmpfs", "nfs", "nfs4", "cifs", "none", "bind",
-     "usbfs", "securityfs", "debugfs", "configfs", "cgroup", "cgroup2", "xenfs", "binfmt_misc",
-     "hugetlbfs", "mqueue", "fusectl", "efivarfs", "pstore", "rpc_pipefs", "autofs"}
+    {
+        "proc",
+        "sysfs",
+        "tmpfs",
+        "devpts",
+        "devtmpfs",
+        "nfs",
+        "nfs4",
+        "cifs",
+        "none",
+        "bind",
+        "usbfs",
+        "securityfs",
+        "debugfs",
+        "configfs",
+        "cgroup",
+        "cgroup2",
+        "xenfs",
+        "binfmt_misc",
+        "hugetlbfs",
+        "mqueue",
+        "fusectl",
+        "efivarfs",
+        "pstore",
+        "rpc_pipefs",
+        "autofs",
+    }
 )
 
 
@@ -109,6 +132,8 @@ class _Mounts:
         # Servers that outlive an unmount of their mount (qemu-storage-daemon exports):
         # stopped with SIGTERM, on which they flush, unmount and exit.
         self.stop_by_signal: set[int] = set()
+        # Open directory fds on the mounts: closed before unmounting, or it would be busy.
+        self.trees: list[LocalGuest] = []
 
     def start(
         self,
@@ -140,14 +165,19 @@ class _Mounts:
         if stop_by_signal:
             self.stop_by_signal.add(proc.pid)
 
-    def stop_last(self) -> None:
+    def stop_last(self, *, keep_dir: bool = False) -> None:
         mountpoint, proc, cleanup = self.active.pop()
         _unmount(mountpoint, proc, signal_only=proc.pid in self.stop_by_signal)
+        if cleanup is None and not keep_dir and mountpoint.parent == self.workdir:
+            cleanup = mountpoint
         if cleanup is not None:
             with contextlib.suppress(OSError):
                 cleanup.unlink() if cleanup.is_file() else cleanup.rmdir()
 
     def cleanup(self) -> None:
+        for tree in self.trees:
+            tree.close()
+        self.trees.clear()
         while self.active:
             self.stop_last()
         # rmdir, never rmtree: if an unmount failed, a recursive delete would walk into the
@@ -164,9 +194,7 @@ def _unmount(mountpoint: Path, proc: subprocess.Popen[bytes], *, signal_only: bo
     if proc.poll() is None and signal_only:
         proc.terminate()
     elif proc.poll() is None:
-        done = subprocess.run(
-            [fusermount, "-u", str(mountpoint)], capture_output=True, check=False
-        )
+        done = subprocess.run([fusermount, "-u", str(mountpoint)], capture_output=True, check=False)
         if done.returncode != 0:
             # Busy (a leaked fd): detach now, the server exits when the last user is gone.
             subprocess.run(
@@ -184,12 +212,40 @@ def _unmount(mountpoint: Path, proc: subprocess.Popen[bytes], *, signal_only: bo
             proc.wait()
 
 
-def _is_root_fs(tree: LocalGuest) -> bool:
-    return tree.is_dir("/etc") and any(tree.lexists(p) for p in _ROOT_MARKERS)
+def _is_root_fs(tree: Guest) -> bool:
+    return tree.is_dir("/etc") and any(tree.lexists(p) for p in ROOT_MARKERS)
 
 
-class Fuse2fsGuest(LocalGuest):
+def _mode_bits(st: FileStat | None) -> int:
+    if st is None:
+        return 0
+    return {FileKind.SYMLINK: stat_mod.S_IFLNK, FileKind.DIR: stat_mod.S_IFDIR}.get(
+        st.kind, stat_mod.S_IFREG
+    )
+
+
+def _renamed(exc: GuestPathError, path: str) -> GuestPathError:
+    """The same error, naming the guest path instead of the path inside one filesystem."""
+    if isinstance(exc, GuestFileNotFound):
+        return GuestFileNotFound(path)
+    if isinstance(exc, GuestSymlinkLoop):
+        return GuestSymlinkLoop(path)
+    if isinstance(exc, GuestNotAFile):
+        return GuestNotAFile(path, exc.kind)
+    if isinstance(exc, GuestFileTooLarge):
+        return GuestFileTooLarge(path, exc.limit)
+    return GuestPathError(path, exc.reason)
+
+
+class Fuse2fsGuest(Guest):
     """A guest on raw or qcow2 images with only ext2/3/4 filesystems (no LVM), via fuse2fs.
+
+    Each filesystem is mounted in its own directory and served by a
+    :class:`~xen2kvm.guest.local.LocalGuest`; a guest path is resolved across them here
+    (symlinks crossing mountpoints included) and handed, symlink-free, to the filesystem with
+    the longest matching mountpoint. Nesting FUSE mounts inside each other would be simpler
+    but needs root (or ``allow_other``): fusermount must reach the inner mountpoint, which a
+    user's FUSE mount hides from everyone else, root included.
 
     Raises :class:`BackendUnsuitable` when the disks hold something fuse2fs cannot serve, so
     the caller can fall back to libguestfs.
@@ -202,17 +258,20 @@ class Fuse2fsGuest(LocalGuest):
         if reason is not None:
             raise BackendUnsuitable(f"cannot use fuse2fs: {reason}")
         self.disks = tuple(disks)
-        label = ", ".join(str(d.path) for d in disks)
+        self.name = ", ".join(str(d.path) for d in disks)
+        self.read_only = read_only
         workdir = Path(tempfile.mkdtemp(prefix="xen2kvm-fuse-"))
         self._mounts = _Mounts(workdir)
+        # (canonical guest mountpoint, tree), longest mountpoint first for routing.
+        self._trees: list[tuple[str, LocalGuest]] = []
         self._finalizer = weakref.finalize(self, self._mounts.cleanup)
         try:
-            root_dir, inspection = self._mount_all(workdir, label, read_only)
-            super().__init__(root_dir, read_only=read_only, name=label)
+            self.inspection: ImageInspection = self._mount_all(workdir, read_only)
         except BaseException:
             self._finalizer()
             raise
-        self.inspection: ImageInspection = inspection
+        #: Host directory where the root filesystem is mounted (for diagnostics and tests).
+        self.root = self._trees[-1][1].root
 
     # --- opening -------------------------------------------------------------------------
 
@@ -281,9 +340,13 @@ class Fuse2fsGuest(LocalGuest):
             cleanup=None,
         )
 
-    def _mount_all(
-        self, workdir: Path, label: str, read_only: bool
-    ) -> tuple[Path, ImageInspection]:
+    def _add_tree(self, mountpoint: str, host_dir: Path, read_only: bool) -> None:
+        tree = LocalGuest(host_dir, read_only=read_only, name=self.name)
+        self._mounts.trees.append(tree)
+        self._trees.append((mountpoint, tree))
+        self._trees.sort(key=lambda t: len(t[0]), reverse=True)
+
+    def _mount_all(self, workdir: Path, read_only: bool) -> ImageInspection:
         flat = self._flat_images(workdir, read_only)
         found: list[FsInfo] = []
         for d, image in zip(self.disks, flat, strict=True):
@@ -292,73 +355,80 @@ class Fuse2fsGuest(LocalGuest):
             if fs.fstype is None or fs.fstype in IGNORED_TYPES:
                 continue
             if fs.fstype not in EXT_TYPES:
-                raise BackendUnsuitable(
-                    f"{fs.device} holds {fs.fstype}, which fuse2fs cannot read"
-                )
+                raise BackendUnsuitable(f"{fs.device} holds {fs.fstype}, which fuse2fs cannot read")
             if fs.needs_recovery:
                 raise BackendUnsuitable(
                     f"{fs.device}: the ext journal needs recovery, which fuse2fs cannot replay"
                 )
         candidates = [fs for fs in found if fs.fstype in EXT_TYPES]
         if not candidates:
-            raise GuestError(f"no operating system found in {label} (no ext filesystem)")
+            raise GuestError(f"no operating system found in {self.name} (no ext filesystem)")
         image_of = {d.index: img for d, img in zip(self.disks, flat, strict=True)}
 
-        root_dir = workdir / "root"
-        root_dir.mkdir(mode=0o700)
-        root_fs = self._find_root(candidates, image_of, root_dir, workdir)
-        if root_fs is None:
-            raise GuestError(f"no operating system found in {label}")
-        if not read_only:
-            # Found with a read-only mount (probing must not touch the images); now for real.
+        def host_dir(fs: FsInfo) -> Path:
+            path = workdir / ("fs-" + fs.device.rsplit("/", 1)[-1])
+            path.mkdir(mode=0o700)
+            return path
+
+        root_fs = None
+        for fs in candidates:
+            target = host_dir(fs)
+            # Probing mounts are read-only: looking must not touch the images.
+            self._mount_fs(image_of[fs.disk_index], fs, target, True, workdir)
+            with LocalGuest(target, read_only=True) as probe:
+                is_root = _is_root_fs(probe)
+            if is_root:
+                root_fs = fs
+                if not read_only:
+                    self._mounts.stop_last(keep_dir=True)
+                    self._mount_fs(image_of[fs.disk_index], fs, target, False, workdir)
+                self._add_tree("/", target, read_only)
+                break
             self._mounts.stop_last()
-            self._mount_fs(image_of[root_fs.disk_index], root_fs, root_dir, False, workdir)
+        if root_fs is None:
+            raise GuestError(f"no operating system found in {self.name}")
 
         mountpoints = {"/": root_fs.device}
         unmounted: dict[str, str] = {}
         warnings: list[str] = []
-        tree = LocalGuest(root_dir, read_only=True, name=label)
         try:
+            fstab = parse_fstab_mounts(self.read_text("/etc/fstab", limit=_FSTAB_LIMIT))
+        except GuestPathError as exc:
+            fstab = []
+            warnings.append(str(exc))
+        mounted_devices = {root_fs.device}
+        for entry in sorted(fstab, key=lambda e: e.mountpoint.rstrip("/").count("/")):
+            mp = "/" + entry.mountpoint.strip("/")
+            if mp == "/" or entry.fstype in _VIRTUAL_FSTYPES or "bind" in entry.options:
+                continue
+            target_fs = match_device(entry.spec, found)
+            if target_fs is None:
+                if entry.spec.startswith(("/dev/", "UUID=", "LABEL=", "PARTUUID=")):
+                    unmounted[mp] = f"{entry.spec} is not on the given disks"
+                continue
+            fs = target_fs
+            if fs.fstype not in EXT_TYPES:
+                if fs.fstype not in IGNORED_TYPES:
+                    unmounted[mp] = f"{fs.device} has no mountable filesystem"
+                continue
+            if fs.device in mounted_devices:
+                unmounted[mp] = f"{fs.device} is already mounted"
+                continue
             try:
-                fstab = parse_fstab_mounts(tree.read_text("/etc/fstab", limit=_FSTAB_LIMIT))
+                canonical = self.realpath(mp)
+                is_dir = self.is_dir(canonical)
             except GuestPathError as exc:
-                fstab = []
-                warnings.append(str(exc))
-            mounted_devices = {root_fs.device}
-            for entry in sorted(fstab, key=lambda e: e.mountpoint.rstrip("/").count("/")):
-                mp = "/" + entry.mountpoint.strip("/")
-                if mp == "/" or entry.fstype in _VIRTUAL_FSTYPES or "bind" in entry.options:
-                    continue
-                target = match_device(entry.spec, found)
-                if target is None:
-                    if entry.spec.startswith(("/dev/", "UUID=", "LABEL=", "PARTUUID=")):
-                        unmounted[mp] = f"{entry.spec} is not on the given disks"
-                    continue
-                fs = target
-                if fs.fstype not in EXT_TYPES:
-                    if fs.fstype not in IGNORED_TYPES:
-                        unmounted[mp] = f"{fs.device} has no mountable filesystem"
-                    continue
-                if fs.device in mounted_devices:
-                    unmounted[mp] = f"{fs.device} is already mounted"
-                    continue
-                try:
-                    resolved = tree.realpath(mp)
-                    is_dir = tree.is_dir(resolved)
-                except GuestPathError as exc:
-                    unmounted[mp] = f"mountpoint unusable: {exc.reason}"
-                    continue
-                if not is_dir:
-                    unmounted[mp] = "mountpoint is not a directory in the root filesystem"
-                    continue
-                # ``resolved`` has no symlink left, so the host path below stays in the mount.
-                host_mp = root_dir / resolved.lstrip("/")
-                self._mount_fs(image_of[fs.disk_index], fs, host_mp, read_only, workdir)
-                mounted_devices.add(fs.device)
-                mountpoints[mp] = fs.device
-        finally:
-            tree.close()
-        inspection = ImageInspection(
+                unmounted[mp] = f"mountpoint unusable: {exc.reason}"
+                continue
+            if not is_dir:
+                unmounted[mp] = "mountpoint is not a directory"
+                continue
+            target = host_dir(fs)
+            self._mount_fs(image_of[fs.disk_index], fs, target, read_only, workdir)
+            self._add_tree(canonical, target, read_only)
+            mounted_devices.add(fs.device)
+            mountpoints[mp] = fs.device
+        return ImageInspection(
             backend="fuse2fs",
             disks=tuple(str(d.path) for d in self.disks),
             root=root_fs.device,
@@ -366,31 +436,126 @@ class Fuse2fsGuest(LocalGuest):
             unmounted=unmounted,
             warnings=tuple(warnings),
         )
-        return root_dir, inspection
 
-    def _find_root(
-        self, candidates: list[FsInfo], image_of: dict[int, Path], target: Path, workdir: Path
-    ) -> FsInfo | None:
-        """Mount candidates read-only at ``target`` until one is an OS root; leave it mounted."""
-        for fs in candidates:
-            self._mount_fs(image_of[fs.disk_index], fs, target, True, workdir)
-            tree = LocalGuest(target, read_only=True)
-            try:
-                if _is_root_fs(tree):
-                    return fs
-            finally:
-                tree.close()
-            self._mounts.stop_last()
+    # --- routing -------------------------------------------------------------------------
+
+    def _route(self, canonical: str) -> tuple[LocalGuest, str]:
+        for mp, tree in self._trees:
+            if mp == "/" or canonical == mp or canonical.startswith(mp + "/"):
+                return tree, "/" + canonical[len(mp) :].lstrip("/")
+        raise AssertionError("the root filesystem routes every path")
+
+    def _lstat_or_none(self, canonical: str) -> FileStat | None:
+        tree, rel = self._route(canonical)
+        try:
+            return tree.lstat(rel)
+        except GuestFileNotFound:
+            return None
+
+    def _locate(self, path: str, *, follow_last: bool) -> tuple[LocalGuest, str]:
+        if len(self._trees) == 1:
+            return self._trees[0][1], path  # one filesystem: LocalGuest confines by itself
+        canonical, _ = resolve(
+            path,
+            follow_last=follow_last,
+            lstat=self._lstat_or_none,
+            mode_of=_mode_bits,
+            readlink=lambda p: self._on(p, False, lambda t, r: t.readlink(r)),
+        )
+        return self._route(canonical)
+
+    def _on(self, path: str, follow_last: bool, fn: Callable[[LocalGuest, str], T]) -> T:
+        tree, rel = self._locate(path, follow_last=follow_last)
+        try:
+            return fn(tree, rel)
+        except GuestPathError as exc:
+            if rel == path:
+                raise
+            raise _renamed(exc, path) from exc
+
+    # --- reading -------------------------------------------------------------------------
+
+    def lstat(self, path: str) -> FileStat:
+        return self._on(path, False, lambda t, r: t.lstat(r))
+
+    def stat(self, path: str) -> FileStat:
+        return self._on(path, True, lambda t, r: t.stat(r))
+
+    def read_bytes(self, path: str, *, limit: int = DEFAULT_READ_LIMIT) -> bytes:
+        return self._on(path, True, lambda t, r: t.read_bytes(r, limit=limit))
+
+    def listdir(self, path: str) -> list[str]:
+        return self._on(path, True, lambda t, r: t.listdir(r))
+
+    def readlink(self, path: str) -> str:
+        return self._on(path, False, lambda t, r: t.readlink(r))
+
+    def realpath(self, path: str) -> str:
+        if len(self._trees) == 1:
+            return self._trees[0][1].realpath(path)
+        canonical, st = resolve(
+            path,
+            follow_last=True,
+            lstat=self._lstat_or_none,
+            mode_of=_mode_bits,
+            readlink=lambda p: self._on(p, False, lambda t, r: t.readlink(r)),
+        )
+        if st is None:
+            raise GuestFileNotFound(path)
+        return canonical
+
+    # --- writing -------------------------------------------------------------------------
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise GuestReadOnly(f"{self.name} is opened read-only")
+
+    def write_bytes(
+        self,
+        path: str,
+        data: bytes,
+        *,
+        mode: int | None = None,
+        uid: int | None = None,
+        gid: int | None = None,
+    ) -> None:
+        self._check_writable()
+        self._on(path, False, lambda t, r: t.write_bytes(r, data, mode=mode, uid=uid, gid=gid))
+
+    def remove(self, path: str) -> None:
+        self._check_writable()
+        self._on(path, False, lambda t, r: t.remove(r))
+
+    def symlink(self, target: str, path: str) -> None:
+        self._check_writable()
+        self._on(path, False, lambda t, r: t.symlink(target, r))
+
+    def mkdir(self, path: str, mode: int = 0o755) -> None:
+        self._check_writable()
+        self._on(path, False, lambda t, r: t.mkdir(r, mode))
+
+    def chmod(self, path: str, mode: int) -> None:
+        self._check_writable()
+        self._on(path, True, lambda t, r: t.chmod(r, mode))
+
+    def chown(self, path: str, uid: int, gid: int) -> None:
+        self._check_writable()
+        self._on(path, False, lambda t, r: t.chown(r, uid, gid))
+
+    def getxattrs(self, path: str) -> dict[str, bytes]:
+        return self._on(path, False, lambda t, r: t.getxattrs(r))
+
+    def setxattrs(self, path: str, xattrs: dict[str, bytes]) -> None:
+        self._check_writable()
+        self._on(path, False, lambda t, r: t.setxattrs(r, xattrs))
+
+    def sync(self) -> None:
+        # Every write already fsyncs the file and its directory, which fuse2fs turns into a
+        # flush of the image; the full flush happens when close() waits for fuse2fs to exit.
         return None
 
     # --- lifecycle -----------------------------------------------------------------------
 
     def close(self) -> None:
         """Unmount everything (waiting for fuse2fs to flush the image) and remove temp dirs."""
-        super().close()
         self._finalizer()
-
-    def sync(self) -> None:
-        # Every write already fsyncs the file and its directory, which fuse2fs turns into a
-        # flush of the image; the full flush happens on close.
-        return None

@@ -36,13 +36,12 @@ from xen2kvm.errors import (
     GuestNotAFile,
     GuestPathError,
     GuestReadOnly,
-    GuestSymlinkLoop,
 )
+from xen2kvm.guest._walk import resolve
 from xen2kvm.guest.base import DEFAULT_READ_LIMIT, FileKind, FileStat, Guest
-from xen2kvm.guest.disks import DiskInfo, ImageInspection
+from xen2kvm.guest.disks import ROOT_MARKERS, DiskInfo, ImageInspection
 from xen2kvm.guest.local import kind_of
 
-MAX_SYMLINKS = 40
 #: Bytes per ``pread``/``write`` round trip (the protocol caps messages at 4 MiB).
 _CHUNK = 1024 * 1024
 #: Above this, reads and writes go through a host temp file (download/upload stream).
@@ -120,7 +119,10 @@ class GuestfsGuest(Guest):
         except RuntimeError as exc:
             raise GuestError(f"{self.name}: inspection failed: {_msg(exc)}") from exc
         if not roots:
-            raise GuestError(f"no operating system found in {self.name}")
+            # Inspection gives up on guests it cannot parse (a FIFO or a 2 GB file as
+            # /etc/fstab). Such a guest still has a root filesystem worth inspecting, so look
+            # for it as the fuse2fs backend does; the facts then report what is broken.
+            return self._mount_fallback_root(h)
         root = roots[0]
 
         def get(fn: Callable[[str], T]) -> T | None:
@@ -163,6 +165,40 @@ class GuestfsGuest(Guest):
             unmounted=unmounted,
         )
 
+    def _mount_fallback_root(self, h: Any) -> ImageInspection:
+        try:
+            filesystems: dict[str, str] = dict(h.list_filesystems())
+        except RuntimeError as exc:
+            raise GuestError(f"{self.name}: cannot list filesystems: {_msg(exc)}") from exc
+        for dev, fstype in sorted(filesystems.items()):
+            if fstype in ("", "unknown", "swap"):
+                continue
+            try:
+                h.mount_ro(dev, "/") if self.read_only else h.mount(dev, "/")
+            except RuntimeError:
+                continue
+            self._cache.clear()
+            etc = self.try_stat("/etc")
+            if (
+                etc is not None
+                and etc.kind is FileKind.DIR
+                and any(self.lexists(p) for p in ROOT_MARKERS)
+            ):
+                return ImageInspection(
+                    backend="libguestfs",
+                    disks=tuple(str(d.path) for d in self.disks),
+                    root=h.canonical_device_name(dev),
+                    mountpoints={"/": h.canonical_device_name(dev)},
+                    warnings=(
+                        "libguestfs inspection did not recognise this guest; "
+                        "only its root filesystem is mounted",
+                    ),
+                )
+            with contextlib.suppress(RuntimeError):
+                h.umount_all()
+        self._cache.clear()
+        raise GuestError(f"no operating system found in {self.name}")
+
     # --- low level -----------------------------------------------------------------------
 
     def _call(self, path: str, fn: Callable[..., T], *args: Any) -> T:
@@ -187,42 +223,13 @@ class GuestfsGuest(Guest):
 
     def _resolve(self, path: str, *, follow_last: bool) -> tuple[str, _Stat | None]:
         """The symlink-free guest path of ``path`` and its lstat (None: last part missing)."""
-        if not isinstance(path, str) or "\0" in path:
-            raise GuestPathError(repr(path), "invalid path")
-        pending = [c for c in path.split("/") if c not in ("", ".")]
-        pending.reverse()
-        parts: list[str] = []
-        hops = 0
-        while pending:
-            comp = pending.pop()
-            if comp == "..":
-                if parts:
-                    parts.pop()
-                continue
-            is_last = not pending
-            cur = "/" + "/".join([*parts, comp])
-            st = self._lstat_raw(cur)
-            if st is None:
-                if is_last:
-                    return cur, None
-                raise GuestFileNotFound(path)
-            mode = int(st["st_mode"])
-            if stat_mod.S_ISLNK(mode) and (follow_last or not is_last):
-                hops += 1
-                if hops > MAX_SYMLINKS:
-                    raise GuestSymlinkLoop(path)
-                target = self._call(path, self._h.readlink, cur)
-                if target.startswith("/"):
-                    parts.clear()
-                pending.extend(reversed([c for c in target.split("/") if c not in ("", ".")]))
-                continue
-            if is_last:
-                return cur, st
-            if not stat_mod.S_ISDIR(mode):
-                raise GuestPathError(path, f"{cur} is not a directory")
-            parts.append(comp)
-        cur = "/" + "/".join(parts)
-        return cur, self._lstat_raw(cur)
+        return resolve(
+            path,
+            follow_last=follow_last,
+            lstat=self._lstat_raw,
+            mode_of=lambda st: int(st["st_mode"]),
+            readlink=lambda p: str(self._call(path, self._h.readlink, p)),
+        )
 
     def _existing(self, path: str, *, follow_last: bool) -> tuple[str, _Stat]:
         resolved, st = self._resolve(path, follow_last=follow_last)
@@ -266,9 +273,7 @@ class GuestfsGuest(Guest):
         chunks: list[bytes] = []
         offset = 0
         while offset < st.size:
-            chunk = self._call(
-                path, self._h.pread, resolved, min(_CHUNK, st.size - offset), offset
-            )
+            chunk = self._call(path, self._h.pread, resolved, min(_CHUNK, st.size - offset), offset)
             if not chunk:
                 break
             chunks.append(bytes(chunk))
