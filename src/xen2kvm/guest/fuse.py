@@ -332,13 +332,16 @@ class Fuse2fsGuest(Guest):
             opts.append(f"offset={fs.offset}")
         argv = ["fuse2fs", str(image), str(mountpoint), "-f", "-o", ",".join(opts)]
         name = fs.device.rsplit("/", 1)[-1]
-        self._mounts.start(
-            argv,
-            mountpoint,
-            workdir / f"fuse2fs-{name}.log",
-            f"{image} ({fs.device}): fuse2fs cannot mount it",
-            cleanup=None,
-        )
+        try:
+            self._mounts.start(
+                argv,
+                mountpoint,
+                workdir / f"fuse2fs-{name}.log",
+                f"{self.disks[fs.disk_index].path} ({fs.device}): fuse2fs cannot mount it",
+            )
+        except GuestError as exc:
+            # The kernel driver in the appliance may still manage (or say better what's wrong).
+            raise BackendUnsuitable(str(exc)) from exc
 
     def _add_tree(self, mountpoint: str, host_dir: Path, read_only: bool) -> None:
         tree = LocalGuest(host_dir, read_only=read_only, name=self.name)

@@ -50,7 +50,9 @@ def open_images(paths: Sequence[Path], *, read_only: bool, backend: str = "auto"
             return Fuse2fsGuest(disks, read_only=read_only)
         except BackendUnsuitable as exc:
             if backend == "fuse2fs":
-                raise GuestError(f"{disks[0].path}: {exc}") from exc
+                names = ", ".join(str(d.path) for d in disks)
+                msg = str(exc) if str(disks[0].path) in str(exc) else f"{names}: {exc}"
+                raise GuestError(msg) from exc
     from xen2kvm.guest.gfs import GuestfsGuest
 
     return GuestfsGuest(disks, read_only=read_only)
