@@ -29,6 +29,18 @@ class _NoAliasLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
+# YAML 1.1 reads 52:54:00:12:34:56 as a base-60 integer; netplan reads it as a string. Numbers
+# are never needed here, so the int and float resolvers are dropped (booleans stay).
+_NoAliasLoader.yaml_implicit_resolvers = {
+    first: [
+        (tag, regexp)
+        for tag, regexp in resolvers
+        if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+    ]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 @dataclass(frozen=True)
 class NetplanInterface:
     """One device definition. ``id`` is the key under ``ethernets:`` etc."""
