@@ -56,6 +56,7 @@ def run_persistent(ctx: CheckContext) -> None:
             if changed:
                 ctx.write_text(path, sv.render(), "MAC pin of the Xen NIC")
                 paths.append(path)
+    paths += _match_pins(ctx)
     if paths:
         ctx.finding(
             Severity.LOSES_NETWORK,
@@ -66,6 +67,62 @@ def run_persistent(ctx: CheckContext) -> None:
             "removed from ifcfg files (or set to the new MAC when given)",
             paths=paths,
         )
+
+
+_PIN_LINE = {
+    # stack -> how a "match by MAC" line is replaced when no new MAC is known
+    "netplan": re.compile(r"^(\s*)macaddress:\s*[\"']?[0-9A-Fa-f:]+[\"']?\s*$"),
+    "networkd": re.compile(r"^(\s*)MACAddress\s*=.*$"),
+    "networkmanager": re.compile(r"^(\s*)mac-address\s*=.*$"),
+}
+
+
+def _match_pins(ctx: CheckContext) -> list[str]:
+    """netplan ``match: macaddress``, networkd ``[Match] MACAddress=``, NM ``mac-address=``:
+    the configuration applies only to the Xen NIC. Rewritten to the new MAC when one is given,
+    else to a match by name (netplan, networkd) or dropped (NetworkManager)."""
+    changed: list[str] = []
+    by_file: dict[str, list[tuple[int, str, str | None]]] = {}
+    for pin in ctx.facts.network.mac_pins:
+        if pin.effect != "match" or pin.stack not in _PIN_LINE:
+            continue
+        if pin.line is not None:
+            by_file.setdefault(pin.path, []).append((pin.line, pin.stack, pin.name))
+            continue
+        # YAML gives no line numbers: find the pin's line by its key and MAC.
+        text = ctx.read_text(pin.path) or ""
+        for n, line in enumerate(text.splitlines(), 1):
+            if _PIN_LINE[pin.stack].match(line) and pin.mac.lower() in line.lower():
+                by_file.setdefault(pin.path, []).append((n, pin.stack, pin.name))
+    for path, pins in sorted(by_file.items()):
+        text = ctx.read_text(path)
+        if text is None:
+            continue
+        lines = text.splitlines(keepends=True)
+        for lineno, stack, name in pins:
+            if not 0 < lineno <= len(lines):
+                continue
+            line = lines[lineno - 1]
+            body = line.rstrip("\r\n")
+            m = _PIN_LINE[stack].match(body)
+            if m is None:
+                continue
+            end = line[len(body) :]
+            new_mac = ctx.options.new_macs.get(name or "")
+            if new_mac:
+                key, sep, _old = body.partition(":" if stack == "netplan" else "=")
+                lines[lineno - 1] = f"{key}{sep}{' ' if stack == 'netplan' else ''}{new_mac}{end}"
+            elif stack == "netplan" and name:
+                lines[lineno - 1] = f"{m.group(1)}name: {name}{end}"
+            elif stack == "networkd" and name and not re.search(r"(?m)^\s*Name\s*=", text):
+                lines[lineno - 1] = f"{m.group(1)}Name={name}{end}"
+            else:
+                lines[lineno - 1] = ""
+        new = "".join(lines)
+        if new != text:
+            ctx.write_text(path, new, "configuration matched the Xen NIC's MAC")
+            changed.append(path)
+    return changed
 
 
 def _eth_configs(ctx: CheckContext) -> list[str]:
