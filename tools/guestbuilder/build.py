@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import glob
 import hashlib
+import inspect
 import json
 import os
 import re
@@ -158,18 +159,32 @@ def base_hash() -> str:
     return _hash({"v": BASE_RECIPE_VERSION, "suite": SUITE, "arch": ARCH, "pkgs": BASE_PACKAGES})
 
 
+def _recipe_source() -> str:
+    # The code that decides a guest's content is part of the key: changing how guests are
+    # configured must invalidate cached images without anyone remembering to bump a number.
+    # (Only that code: editing the CLI or the cache handling keeps the cache.)
+    funcs = (configure, write_dracut_conf, make_grub2, build_tree, make_ext4, make_mbr_disk)
+    return "".join(inspect.getsource(f) for f in funcs) + DRACUT_CONF + ROOT_PASSWORD
+
+
 def variant_hash(variant: Variant) -> str:
-    # The builder's own source is part of the key: changing how guests are configured must
-    # invalidate cached images without anyone remembering to bump a number.
-    src = Path(__file__).read_bytes()
     return _hash(
         {
             "base": base_hash(),
             "variant": dataclasses.asdict(variant),
-            "src": hashlib.sha256(src).hexdigest(),
+            "src": hashlib.sha256(_recipe_source().encode()).hexdigest(),
             "sizes": [ROOT_IMAGE_MB, SWAP_IMAGE_MB],
         }
     )
+
+
+def prune_stale(cache: Path, keep: Path) -> None:
+    """Remove older builds of the same variant (a changed recipe leaves them behind)."""
+    prefix = keep.name.rsplit("-", 1)[0] + "-"
+    for old in cache.glob(prefix + "*"):
+        if old != keep and (old / "guest.json").exists():
+            shutil.rmtree(old, ignore_errors=True)
+            log(f"removed stale build {old.name}")
 
 
 def run(cmd: Sequence[str], *, input: str | None = None, env: dict[str, str] | None = None,
@@ -263,6 +278,21 @@ def write(tree: Path, path: str, text: str, mode: int = 0o644) -> None:
     dest.chmod(mode)
 
 
+DRACUT_CONF = (
+    "# Generated on the Xen host: hostonly, only the Xen PV drivers.\n"
+    'hostonly="yes"\nhostonly_cmdline="no"\n'
+    'drivers="xen-blkfront xen-netfront ext4"\n'
+    # The build machine is itself a QEMU VM (dracut's qemu modules would add virtio) and has
+    # no RAID/LVM/crypto on this guest's disk: a hostonly build on Xen would not carry them.
+    'omit_dracutmodules+=" qemu qemu-net virtiofs nvdimm dm dmraid mdraid lvm crypt '
+    'multipath iscsi nbd fcoe fcoe-uefi nfs cifs "\n'
+)
+
+
+def write_dracut_conf(tree: Path) -> None:
+    write(tree, "/etc/dracut.conf.d/10-xen.conf", DRACUT_CONF)
+
+
 def configure(tree: Path, v: Variant) -> tuple[str, str]:
     """Configure the tree as a Xen PV guest; returns (kernel version, boot command line)."""
     kvers = sorted(p.name[len("vmlinuz-"):] for p in (tree / "boot").glob("vmlinuz-*"))
@@ -348,15 +378,7 @@ def configure(tree: Path, v: Variant) -> tuple[str, str]:
             "xen-blkfront\nxen-netfront\next4\n",
         )
     else:
-        write(
-            tree,
-            "/etc/dracut.conf.d/10-xen.conf",
-            "# Generated on the Xen host: hostonly, only the Xen PV drivers.\n"
-            'hostonly="yes"\nhostonly_cmdline="no"\n'
-            'drivers="xen-blkfront xen-netfront ext4"\n'
-            # The build machine is itself a QEMU VM: dracut's qemu modules would add virtio.
-            'omit_dracutmodules+=" qemu qemu-net "\n',
-        )
+        write_dracut_conf(tree)
     return kver, cmdline
 
 
@@ -409,6 +431,9 @@ def build_tree(tar: Path, tree: Path, v: Variant) -> tuple[str, str, bytes | Non
     shutil.copy2("/etc/resolv.conf", tree / "etc/resolv.conf")
     write(tree, "/usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n", 0o755)
     with chroot_mounts(tree):
+        if v.initramfs == "dracut":
+            # before installing dracut: its own first run then builds the small image too
+            write_dracut_conf(tree)
         if v.extra_packages:
             log(f"installing {' '.join(v.extra_packages)} in the chroot")
             remove = " ".join(f"{p}-" for p in v.remove_packages)
@@ -564,6 +589,7 @@ def build_guest(
         if final.exists():
             shutil.rmtree(final)
         out.rename(final)
+    prune_stale(cache, final)
     log(f"{variant}: built in {final}", start=t0)
     return built
 

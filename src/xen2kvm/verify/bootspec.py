@@ -18,7 +18,6 @@ from xen2kvm.facts.boot import gather_boot
 from xen2kvm.guest.base import LARGE_READ_LIMIT, Guest
 
 
-
 @dataclass(frozen=True)
 class BootSpec:
     """The default boot entry. ``kernel``/``initrd`` are guest paths (host paths once

@@ -42,7 +42,6 @@ SIGNATURES: tuple[tuple[Verdict, re.Pattern[str]], ...] = tuple(
         (Verdict.NO_ROOT, r"dracut.*Could not boot"),
         (Verdict.NO_ROOT, r"Could not boot\.?\s*$"),
         (Verdict.NO_ROOT, r"Warning: /dev/\S+ does not exist"),  # dracut, before emergency
-        (Verdict.NO_ROOT, r"Timed out waiting for device .*(root|sd[a-z]|xvd[a-z]|vd[a-z])"),
         (Verdict.INITRAMFS_SHELL, r"Dropping to a shell"),
         (Verdict.INITRAMFS_SHELL, r"^\(initramfs\) "),
         (Verdict.INITRAMFS_SHELL, r"Entering emergency mode"),
@@ -151,12 +150,13 @@ def console_on_ttys0(cmdline: str) -> bool:
 
 @dataclass
 class Sample:
-    """What QEMU shows at one moment (monotonic seconds)."""
+    """What QEMU shows at one moment (seconds since verify started)."""
 
     at: float
     disk_ops: int  # read + write operations on every guest disk so far
-    cpu_seconds: float  # CPU time QEMU has used so far
+    cpu_seconds: float  # CPU time QEMU has used so far (reported, not judged: host load skews it)
     kernel_running: bool  # the vCPU has been seen executing in the kernel's address range
+    halted: bool  # the vCPU was in HLT (waiting for an interrupt) at this moment
 
 
 @dataclass
@@ -164,17 +164,19 @@ class SilenceJudge:
     """Decides "silent" for a guest that has printed nothing on ttyS0.
 
     Silence alone is not a verdict: a guest may still be decompressing its kernel. It becomes
-    one when the guest has gone quiet: no disk operation and (almost) no CPU for ``window``
-    seconds. When the boot command line is known to have no console on ttyS0 and the kernel
-    is seen running, the outcome is predictable and the shorter ``predicted_window`` is
-    enough: no kernel message can come, and nothing after the kernel's messages would either
-    unless a getty on ttyS0 starts (which needs the root disk, hence disk activity).
+    one when the guest has gone quiet: no disk operation for ``window`` seconds while its vCPU
+    was found halted in most samples (an idle guest waits in HLT; a working one rarely is).
+    The vCPU's state is used rather than QEMU's CPU time because a loaded host starves QEMU
+    and makes a busy guest look idle. When the boot command line is known to have no console
+    on ttyS0 and the kernel is seen running, the outcome is predictable and the shorter
+    ``predicted_window`` is enough: no kernel message can come, and a getty on ttyS0 would need
+    the root disk first (hence disk activity).
     """
 
     predicted_silent: bool
     window: float = 20.0
     predicted_window: float = 8.0
-    idle_cpu_fraction: float = 0.35  # of one host core; TCG timers cost a little when idle
+    halted_fraction: float = 0.7
     samples: list[Sample] = field(default_factory=list)
     kernel_seen_at: float | None = None
 
@@ -183,37 +185,28 @@ class SilenceJudge:
         self.samples.append(sample)
         if sample.kernel_running and self.kernel_seen_at is None:
             self.kernel_seen_at = sample.at
-        window = self.window
-        if self.predicted_silent and self.kernel_seen_at is not None:
-            window = self.predicted_window
-        quiet_since = self._quiet_since(sample)
-        if quiet_since is None or sample.at - quiet_since < window:
+        predicted = self.predicted_silent and self.kernel_seen_at is not None
+        window = self.predicted_window if predicted else self.window
+        # the disk must have been still for the whole window ...
+        still_since = sample.at
+        for earlier in reversed(self.samples[:-1]):
+            if earlier.disk_ops != sample.disk_ops:
+                break
+            still_since = earlier.at
+        if sample.at - still_since < window:
             return None
-        if self.predicted_silent and self.kernel_seen_at is not None:
-            return (
-                "the kernel is running with no console on ttyS0 in its command line, and the "
-                f"guest has been idle (no disk I/O, CPU under {self.idle_cpu_fraction:.0%}) "
-                f"for {sample.at - quiet_since:.0f} s"
-            )
+        # ... and the vCPU mostly halted during it
+        recent = [s for s in self.samples if s.at >= sample.at - window]
+        halted = sum(1 for s in recent if s.halted) / len(recent)
+        if halted < self.halted_fraction:
+            return None
+        idle = (
+            f"the guest has been idle for {sample.at - still_since:.0f} s (no disk I/O, "
+            f"vCPU halted in {halted:.0%} of samples)"
+        )
+        if predicted:
+            return f"the kernel is running with no console on ttyS0 in its command line; {idle}"
         where = "after the kernel started" if self.kernel_seen_at is not None else (
             "and the kernel was never seen running"
         )
-        return (
-            f"nothing on ttyS0, and the guest has been idle (no disk I/O, CPU under "
-            f"{self.idle_cpu_fraction:.0%}) for {sample.at - quiet_since:.0f} s {where}"
-        )
-
-    def _quiet_since(self, last: Sample) -> float | None:
-        """Start of the current idle stretch ending at ``last``, or None if not idle now."""
-        start: float | None = None
-        later = last
-        for earlier in reversed(self.samples[:-1]):
-            span = later.at - earlier.at
-            if span <= 0:
-                continue
-            busy_cpu = (later.cpu_seconds - earlier.cpu_seconds) / span > self.idle_cpu_fraction
-            if later.disk_ops != earlier.disk_ops or busy_cpu:
-                break
-            start = earlier.at
-            later = earlier
-        return start
+        return f"nothing on ttyS0; {idle} {where}"

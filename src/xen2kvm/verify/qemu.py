@@ -5,6 +5,7 @@ Every QEMU we start runs in its own process group so it can always be reaped.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -157,21 +158,11 @@ def probe_accel(qemu: str = QEMU, kernel: str | None = None) -> Accel:
 
 def kill_group(proc: subprocess.Popen[Any]) -> None:
     """Kill a process started with start_new_session=True, its whole group, and reap it."""
-    if proc.returncode is None:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL not obeyed
-            pass
-    else:
-        # the leader exited; children of its group (none expected) must not survive it
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+    # Also when the leader already exited: children of its group must not survive it.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=10)
 
 
 @dataclass(frozen=True)
@@ -194,7 +185,8 @@ def inspect_image(path: str) -> DiskImage:
     )
     if proc.returncode != 0:
         msg = proc.stderr.strip().splitlines()
-        raise VerifyError(f"{path}: not a usable disk image: {msg[-1] if msg else 'qemu-img failed'}")
+        why = msg[-1] if msg else "qemu-img failed"
+        raise VerifyError(f"{path}: not a usable disk image: {why}")
     info = json.loads(proc.stdout)
     fmt = str(info.get("format", "raw"))
     size = int(info.get("virtual-size", 0))
@@ -209,7 +201,8 @@ def inspect_image(path: str) -> DiskImage:
         )
         # 1: corruptions, 3: leaked clusters only (harmless); 2/63: check failed
         if check.returncode in (1, 2):
-            raise VerifyError(f"{path}: corrupt qcow2 image ({check.stderr.strip() or 'check failed'})")
+            why = check.stderr.strip() or "check failed"
+            raise VerifyError(f"{path}: corrupt qcow2 image ({why})")
     return DiskImage(os.path.abspath(path), fmt, size)
 
 
@@ -354,10 +347,8 @@ class Qmp:
             # asynchronous events are skipped
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.sock.close()
-        except OSError:
-            pass
 
 
 def disk_ops(blockstats: Sequence[dict[str, Any]]) -> int:
@@ -369,17 +360,23 @@ def disk_ops(blockstats: Sequence[dict[str, Any]]) -> int:
     return total
 
 
+def vcpu_halted(registers: str) -> bool:
+    """Whether HMP ``info registers`` shows the vCPU halted (``HLT=1``)."""
+    return "HLT=1" in registers
+
+
 def kernel_running(registers: str) -> bool:
-    """Whether HMP ``info registers`` shows the vCPU in the kernel's upper-half addresses."""
+    """Whether HMP ``info registers`` shows a 64-bit vCPU in the kernel's upper-half addresses.
+
+    Only long mode counts: 32-bit firmware (SeaBIOS's init code at 0xfffc0000) would look
+    like a 32-bit kernel's 0xc0000000 range.
+    """
     for word in registers.split():
-        if word.startswith(("RIP=", "EIP=")):
+        if word.startswith("RIP="):
             try:
-                value = int(word.split("=", 1)[1], 16)
+                return int(word[4:], 16) >= 0xFFFF800000000000
             except ValueError:
                 return False
-            return value >= 0xFFFF800000000000 or (
-                word.startswith("EIP=") and value >= 0xC0000000
-            )
     return False
 
 

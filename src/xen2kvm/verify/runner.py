@@ -16,7 +16,6 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from xen2kvm.errors import VerifyError
 from xen2kvm.verify.bootspec import BootSpec
@@ -32,9 +31,9 @@ from xen2kvm.verify.console import (
 from xen2kvm.verify.qemu import (
     DISK_SERIAL,
     QEMU,
+    QemuConfig,
     Qmp,
     QmpError,
-    QemuConfig,
     disk_ops,
     has_boot_code,
     inspect_image,
@@ -45,6 +44,7 @@ from xen2kvm.verify.qemu import (
     process_cpu_seconds,
     qemu_command,
     read_first_sector,
+    vcpu_halted,
     wait_for_socket,
 )
 
@@ -128,9 +128,12 @@ class VerifyResult:
     login: LoginReport | None = None
     problems: list[str] = field(default_factory=list)
     console_tail: list[str] = field(default_factory=list)
+    #: QEMU's view once a second while the console was silent: disk ops, CPU, vCPU state.
+    activity: list[Sample] = field(default_factory=list)
     console_log: str = ""
     qemu_command: list[str] = field(default_factory=list)
     qemu_stderr: str = ""
+    qemu_pid: int | None = None  # reaped before the result is returned
 
 
 def parse_interfaces(text: str) -> list[NetInterface]:
@@ -201,8 +204,8 @@ class _Console:
             return b""
         try:
             data = self.sock.recv(65536)
-        except (ConnectionResetError, BlockingIOError):
-            data = b"" if not self.closed else b""
+        except ConnectionResetError:
+            data = b""
         if not data:
             self.closed = True
             return None
@@ -213,7 +216,9 @@ class _Console:
         self.buf = ""
         self.sock.sendall(text.encode())
 
-    def expect(self, patterns: list[re.Pattern[str]], timeout: float) -> tuple[int, re.Match[str]] | None:
+    def expect(
+        self, patterns: list[re.Pattern[str]], timeout: float
+    ) -> tuple[int, re.Match[str]] | None:
         deadline = time.monotonic() + timeout
         while True:
             for i, pat in enumerate(patterns):
@@ -377,15 +382,13 @@ def run_verify(opts: VerifyOptions) -> VerifyResult:
         )
         cmd = qemu_command(cfg)
         result.qemu_command = cmd
-        errlog = open(tmp / "qemu.stderr", "wb")
-        try:
+        with open(tmp / "qemu.stderr", "wb") as errlog:
             proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errlog,
                 start_new_session=True,
             )
-        finally:
-            errlog.close()
         timings.qemu_started = now()
+        result.qemu_pid = proc.pid
         if not wait_for_socket(cfg.serial_socket, proc, 30.0):
             return _finish(result, Verdict.QEMU_ERROR, "QEMU did not start", [], tmp, t0)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -438,6 +441,7 @@ def run_verify(opts: VerifyOptions) -> VerifyResult:
             console.close()
         result.console_log = watcher.text
         result.console_tail = watcher.tail()
+        result.activity = list(judge.samples)
         timings.first_console_byte = watcher.first_byte_at
         if watcher.kernel_banner_at is not None:
             timings.kernel_started = watcher.kernel_banner_at
@@ -520,11 +524,10 @@ def _watch(
             in_kernel = kernel_running(str(regs))
             seen_kernel = seen_kernel or in_kernel
             sample = Sample(round(time.monotonic() - t0, 3), ops,
-                            process_cpu_seconds(proc.pid), seen_kernel)
-            reason = judge.add(sample) if watcher.first_byte_at is None else None
-            if reason is not None:
-                return (Verdict.SILENT, reason, sample.at)
+                            round(process_cpu_seconds(proc.pid), 2), seen_kernel,
+                            vcpu_halted(str(regs)))
+            if watcher.first_byte_at is None:
+                reason = judge.add(sample)
+                if reason is not None:
+                    return (Verdict.SILENT, reason, sample.at)
 
-
-def _unused(_: Any) -> None:  # pragma: no cover
-    pass
