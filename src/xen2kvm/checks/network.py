@@ -46,12 +46,15 @@ def run_persistent(ctx: CheckContext) -> None:
             device = sv.get("DEVICE") or posixpath.basename(path)[len("ifcfg-") :]
             changed = False
             for key in ("HWADDR", "MACADDR"):
-                if sv.get(key):
-                    new_mac = ctx.options.new_macs.get(device)
-                    if new_mac:
-                        sv.set(key, new_mac)
-                    else:
-                        sv.remove(key)
+                value = sv.get(key)
+                if not value:
+                    continue
+                new_mac = ctx.options.new_macs.get(device)
+                if new_mac is None:
+                    sv.remove(key)
+                    changed = True
+                elif value.lower() != new_mac.lower():
+                    sv.set(key, new_mac)
                     changed = True
             if changed:
                 ctx.write_text(path, sv.render(), "MAC pin of the Xen NIC")

@@ -135,3 +135,18 @@ def test_one_guest_failing_does_not_stop_the_others(
     assert [g.get("ready") for g in doc["guests"]] == [False, None, True]
     assert "missing" in doc["guests"][1]["error"]
     assert captured.err.count("xen2kvm: error:") == 1
+
+
+def test_netplan_mac_match_becomes_a_name_match(tmp_path: Path) -> None:
+    root = build_tree(tmp_path / "root", with_boot("UBUNTU2204"))
+    assert main(["convert", str(root), "--quiet"]) == 0
+    netplan = (root / "etc/netplan/50-cloud-init.yaml").read_text()
+    assert "macaddress" not in netplan
+    assert "            match:\n                name: eth0\n            set-name: eth0" in netplan
+
+
+def test_new_mac_rewrites_pins_instead_of_removing(tmp_path: Path) -> None:
+    root = build_tree(tmp_path / "root", with_boot("CENTOS6"))
+    assert main(["convert", str(root), "--quiet", "--mac", "eth0=52:54:00:aa:bb:cc"]) == 0
+    ifcfg = (root / "etc/sysconfig/network-scripts/ifcfg-eth0").read_text()
+    assert "HWADDR=52:54:00:aa:bb:cc" in ifcfg.replace('"', "")
