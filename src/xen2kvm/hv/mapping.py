@@ -18,6 +18,7 @@ from xen2kvm.hv.model import Disk, VMMode
 #: How many block devices each KVM mode offers (Linode: sda..sdh; IDE: two buses x two units).
 MAX_DEVICES = {VMMode.PARAVIRT: 8, VMMode.FULLVIRT: 4}
 
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz"
 _VDEV_RE = re.compile(r"^(?:/dev/)?(xvd|hd|sd|vd)([a-z]+)([0-9]*)$")
 
 
@@ -36,6 +37,8 @@ class Vdev:
 
 def disk_letters(index: int) -> str:
     """0 -> a, 25 -> z, 26 -> aa (the kernel's naming)."""
+    if 0 <= index < 26:
+        return _ALPHABET[index]
     s = ""
     n = index + 1
     while n:
@@ -188,31 +191,11 @@ def build_mapping(
         (p for p in parsed if not p[1].cdrom), key=lambda p: (p[0].index, p[0].partition)
     ) + [p for p in parsed if p[1].cdrom]
 
-    slots: dict[int, tuple[Vdev, Disk]] = {}
-    overrides = dict(overrides or {})
-    names = {d.vdev.removeprefix("/dev/"): (v, d) for v, d in parsed}
-    for xen, kvm in overrides.items():
-        if xen not in names:
-            raise UsageError(
-                f"--disk-map: {xen} is not a disk of this domain ({', '.join(names) or 'none'})"
-            )
-        slot = ord(kvm[2]) - ord("a")
-        if slot >= limit:
-            raise UsageError(f"--disk-map: {kvm} is beyond the {mode.value} slots")
-        if slot in slots:
-            raise UsageError(f"--disk-map: {kvm} is given to two disks")
-        slots[slot] = names[xen]
-    free = (s for s in range(limit) if s not in slots)
-    for v, d in ordered:
-        if d.vdev.removeprefix("/dev/") not in overrides:
-            slots[next(free)] = (v, d)
-    used = sorted(slots)
-    if used != list(range(len(used))):
-        gap = next(i for i in range(len(used)) if i not in slots)
-        raise UsageError(
-            f"--disk-map leaves sd{disk_letters(gap)} empty: KVM assignments must be "
-            "sequential with no gaps"
-        )
+    if overrides:
+        slots = _place_overrides(parsed, ordered, overrides, mode)
+    else:
+        slots = dict(enumerate(ordered))
+    used = list(range(len(slots)))
 
     devices: list[MappedDevice] = []
     n_disk = n_cd = 0
@@ -241,3 +224,38 @@ def build_mapping(
             )
         )
     return DiskMapping(tuple(devices), mode)
+
+
+def _place_overrides(
+    parsed: list[tuple[Vdev, Disk]],
+    ordered: list[tuple[Vdev, Disk]],
+    overrides: Mapping[str, str],
+    mode: VMMode,
+) -> dict[int, tuple[Vdev, Disk]]:
+    """Slots for a user's --disk-map: given ones fixed, the rest in order, no gaps allowed."""
+    slots: dict[int, tuple[Vdev, Disk]] = {}
+    limit = MAX_DEVICES[mode]
+    names = {d.vdev.removeprefix("/dev/"): (v, d) for v, d in parsed}
+    for xen, kvm in overrides.items():
+        if xen not in names:
+            raise UsageError(
+                f"--disk-map: {xen} is not a disk of this domain ({', '.join(names) or 'none'})"
+            )
+        slot = ord(kvm[2]) - ord("a")
+        if slot >= limit:
+            raise UsageError(f"--disk-map: {kvm} is beyond the {mode.value} slots")
+        if slot in slots:
+            raise UsageError(f"--disk-map: {kvm} is given to two disks")
+        slots[slot] = names[xen]
+    free = (s for s in range(limit) if s not in slots)
+    for v, d in ordered:
+        if d.vdev.removeprefix("/dev/") not in overrides:
+            slots[next(free)] = (v, d)
+    used = sorted(slots)
+    if used != list(range(len(used))):
+        gap = next(i for i in range(len(used)) if i not in slots)
+        raise UsageError(
+            f"--disk-map leaves sd{disk_letters(gap)} empty: KVM assignments must be "
+            "sequential with no gaps"
+        )
+    return slots

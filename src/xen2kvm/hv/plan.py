@@ -120,10 +120,19 @@ def plan_kvm(domain: Domain, options: PlanOptions | None = None) -> KvmGuest:
         source=domain.source,
         hvm=domain.xen_type == "hvm",
     )
-    by_xen = {d.xen: d for d in mapping.devices}
+    target = {d.xen: d.target for d in mapping.devices}
     disks = sorted(
         (
-            dataclasses.replace(d, kvm_target=by_xen[f"/dev/{d.vdev.removeprefix('/dev/')}"].target)
+            # Positional construction: dataclasses.replace costs more than the whole writer.
+            Disk(
+                d.source,
+                d.vdev,
+                d.format,
+                d.readonly,
+                d.cdrom,
+                target[d.vdev if d.vdev.startswith("/dev/") else "/dev/" + d.vdev],
+                d.linode_ref,
+            )
             for d in domain.disks
         ),
         key=lambda d: d.kvm_target,

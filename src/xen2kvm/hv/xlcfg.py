@@ -14,10 +14,12 @@ statements; any code (imports, calls, arithmetic, conditionals) is refused with 
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from xen2kvm.errors import ParseError
 
@@ -25,13 +27,32 @@ Scalar = str | int | float
 _Err = Callable[[str, int], ParseError]
 
 
-@dataclass(frozen=True)
-class Item:
-    """A value with the position (1-based line and column) where it starts."""
+class Item(NamedTuple):
+    """A value and where it starts; ``line`` and ``column`` are 1-based.
+
+    xl values keep an offset into the file and compute their line only when asked (errors
+    are rare, values are many); xm values come with line and column from :mod:`ast`.
+    """
 
     value: Scalar | list[Item]
-    line: int
-    column: int
+    at: int | tuple[int, int]  # offset (with ``newlines``) or (line, column)
+    newlines: list[int] | None = None  # offsets of every newline in the file
+
+    @property
+    def line(self) -> int:
+        if self.newlines is None:
+            assert isinstance(self.at, tuple)
+            return self.at[0]
+        return bisect.bisect_left(self.newlines, self.at) + 1
+
+    @property
+    def column(self) -> int:
+        if self.newlines is None:
+            assert isinstance(self.at, tuple)
+            return self.at[1]
+        assert isinstance(self.at, int)
+        n = bisect.bisect_left(self.newlines, self.at)
+        return self.at - (self.newlines[n - 1] + 1 if n else 0) + 1
 
     def plain(self) -> object:
         if isinstance(self.value, list):
@@ -39,8 +60,7 @@ class Item:
         return self.value
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):
     key: str
     item: Item
     line: int
@@ -59,22 +79,29 @@ class XenConfig:
         return self.settings.get(key)
 
 
+# One match per significant token: blanks and a comment before it are consumed by the prefix,
+# so the Python loop never sees them (the lexer is the hot path of bench/translate.py).
 _TOKEN = re.compile(
-    r"""
-     (?P<ws>[ \t\r\f\v]+)
-    |(?P<comment>\#[^\n]*)
-    |(?P<nl>\n)
+    r"""[ \t\r\f\v]*(?:\#[^\n]*)?(?:
+     (?P<nl>\n)
     |(?P<semi>;)
     |(?P<str>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
     |(?P<num>0[xX][0-9a-fA-F]+|[0-9]+(?:\.[0-9]+)?(?![A-Za-z_0-9.]))
     |(?P<badnum>[0-9][A-Za-z0-9_.]*)
     |(?P<ident>[A-Za-z_][A-Za-z0-9_]*)
-    |(?P<op>\+=|=|\[|\]|,)
+    |(?P<peq>\+=)
+    |(?P<eq>=)
+    |(?P<lbr>\[)
+    |(?P<rbr>\])
+    |(?P<comma>,)
     |(?P<badstr>["'])
+    |(?P<eof>\Z)
     |(?P<other>.)
-    """,
+    )""",
     re.VERBOSE,
 )
+_BAD_KINDS = frozenset(("badstr", "badnum", "other"))
+_NL_RE = re.compile("\n")
 
 _ESCAPES = {
     "n": "\n",
@@ -108,61 +135,42 @@ def _unescape(body: str) -> str:
 
 
 class _Lexer:
-    __slots__ = ("cols", "i", "kinds", "lines", "source", "texts")
+    __slots__ = ("kinds", "matches", "newlines", "source")
 
     def __init__(self, text: str, source: str) -> None:
         self.source = source
-        kinds: list[str] = []
-        texts: list[str] = []
-        lines: list[int] = []
-        cols: list[int] = []
-        line = 1
-        line_start = 0
-        for m in _TOKEN.finditer(text):
-            kind = m.lastgroup
-            assert kind is not None
-            if kind == "ws" or kind == "comment":
-                continue
-            start = m.start()
-            if kind == "nl":
-                kinds.append("nl")
-                texts.append("\n")
-                lines.append(line)
-                cols.append(start - line_start + 1)
-                line += 1
-                line_start = start + 1
-                continue
-            col = start - line_start + 1
-            if kind == "badstr":
-                raise ParseError("unterminated string", source=source, line=line, column=col)
-            if kind == "badnum":
-                raise ParseError(
-                    f"{m.group()!r} is not a number (quote it if it is a string)",
-                    source=source,
-                    line=line,
-                    column=col,
-                )
-            if kind == "other":
-                raise ParseError(
-                    f"unexpected character {m.group()!r}", source=source, line=line, column=col
-                )
-            kinds.append(kind)
-            texts.append(m.group())
-            lines.append(line)
-            cols.append(col)
-        kinds.append("eof")
-        texts.append("")
-        lines.append(line)
-        cols.append(len(text) - line_start + 1)
+        self.newlines = [m.start() for m in _NL_RE.finditer(text)]
+        matches = list(_TOKEN.finditer(text))
+        kinds: list[str] = [m.lastgroup for m in matches]  # type: ignore[misc]
         self.kinds = kinds
-        self.texts = texts
-        self.lines = lines
-        self.cols = cols
-        self.i = 0
+        self.matches = matches
+        if kinds[-1:] != ["eof"]:  # defensive: the pattern always ends with one
+            raise ParseError("unreadable text", source=source)
+        if not _BAD_KINDS.isdisjoint(kinds):
+            i = next(j for j, k in enumerate(kinds) if k in _BAD_KINDS)
+            line, col = self.pos(i)
+            bad = self.text(i)
+            if kinds[i] == "badstr":
+                msg = "unterminated string"
+            elif kinds[i] == "badnum":
+                msg = f"{bad!r} is not a number (quote it if it is a string)"
+            else:
+                msg = f"unexpected character {bad!r}"
+            raise ParseError(msg, source=source, line=line, column=col)
 
-    def error(self, msg: str, i: int | None = None) -> ParseError:
-        j = self.i if i is None else i
-        return ParseError(msg, source=self.source, line=self.lines[j], column=self.cols[j])
+    def text(self, i: int) -> str:
+        return self.matches[i].group(self.kinds[i])
+
+    def pos(self, i: int) -> tuple[int, int]:
+        """1-based line and column of token ``i``."""
+        start = self.matches[i].start(self.kinds[i])
+        n = bisect.bisect_left(self.newlines, start)
+        line_start = self.newlines[n - 1] + 1 if n else 0
+        return n + 1, start - line_start + 1
+
+    def error(self, msg: str, i: int) -> ParseError:
+        line, col = self.pos(i)
+        return ParseError(msg, source=self.source, line=line, column=col)
 
     def describe(self, i: int) -> str:
         k = self.kinds[i]
@@ -170,95 +178,98 @@ class _Lexer:
             return "end of file"
         if k == "nl":
             return "end of line"
-        return repr(self.texts[i])
+        return repr(self.text(i))
 
 
 def parse_xl(text: str, source: str = "<input>") -> XenConfig:
     """Parse xl.cfg text; raise ParseError with line and column on malformed input."""
     lx = _Lexer(text, source)
-    kinds, texts = lx.kinds, lx.texts
+    kinds = lx.kinds
     settings: dict[str, Setting] = {}
+    i = 0
     while True:
-        k = kinds[lx.i]
+        k = kinds[i]
         if k == "eof":
             break
-        if k in ("nl", "semi"):
-            lx.i += 1
+        if k == "nl" or k == "semi":
+            i += 1
             continue
         if k != "ident":
-            raise lx.error(f"expected a setting name, found {lx.describe(lx.i)}")
-        key_i = lx.i
-        key = texts[key_i]
-        lx.i += 1
-        op = texts[lx.i] if kinds[lx.i] == "op" else ""
-        if op not in ("=", "+="):
-            raise lx.error(f"expected '=' after {key!r}, found {lx.describe(lx.i)}")
-        lx.i += 1
-        item = _value(lx, key)
-        if kinds[lx.i] not in ("nl", "semi", "eof"):
+            raise lx.error(f"expected a setting name, found {lx.describe(i)}", i)
+        key_i = i
+        key = lx.text(i)
+        op = kinds[i + 1]
+        if op != "eq" and op != "peq":
+            raise lx.error(f"expected '=' after {key!r}, found {lx.describe(i + 1)}", i + 1)
+        item, i = _value(lx, i + 2, key)
+        k = kinds[i]
+        if k != "nl" and k != "semi" and k != "eof":
             raise lx.error(
-                f"expected end of line after the value of {key!r}, found {lx.describe(lx.i)}"
+                f"expected end of line after the value of {key!r}, found {lx.describe(i)}", i
             )
-        if op == "+=" and key in settings:
+        if op == "peq" and key in settings:
             item = _append(settings[key].item, item, lx, key_i)
-        settings[key] = Setting(key, item, lx.lines[key_i], lx.cols[key_i])
+        line, col = lx.pos(key_i)
+        settings[key] = Setting(key, item, line, col)
     return XenConfig(settings, source, "xl")
 
 
 def _append(old: Item, new: Item, lx: _Lexer, at: int) -> Item:
     if isinstance(old.value, list) and isinstance(new.value, list):
-        return Item(old.value + new.value, old.line, old.column)
+        return Item(old.value + new.value, old.at, old.newlines)
     if isinstance(old.value, str) and isinstance(new.value, str):
-        return Item(old.value + new.value, old.line, old.column)
+        return Item(old.value + new.value, old.at, old.newlines)
     raise lx.error("'+=' needs two lists or two strings", at)
 
 
-def _value(lx: _Lexer, key: str) -> Item:
-    i = lx.i
+def _value(lx: _Lexer, i: int, key: str) -> tuple[Item, int]:
+    """Parse the value starting at token ``i``; return it and the index after it."""
     k = lx.kinds[i]
-    line, col = lx.lines[i], lx.cols[i]
+    at = lx.matches[i].start(k)
+    nl = lx.newlines
     if k == "str":
-        lx.i += 1
-        return Item(_unescape(lx.texts[i][1:-1]), line, col)
+        return Item(_unescape(lx.text(i)[1:-1]), at, nl), i + 1
     if k == "num":
-        lx.i += 1
-        t = lx.texts[i]
+        t = lx.text(i)
         if t[:2] in ("0x", "0X"):
-            return Item(int(t, 16), line, col)
-        return Item(float(t) if "." in t else int(t), line, col)
-    if k == "op" and lx.texts[i] == "[":
-        lx.i += 1
+            return Item(int(t, 16), at, nl), i + 1
+        return Item(float(t) if "." in t else int(t), at, nl), i + 1
+    if k == "lbr":
+        kinds = lx.kinds
+        i += 1
         items: list[Item] = []
         expect_value = True
         while True:
-            while lx.kinds[lx.i] == "nl":
-                lx.i += 1
-            kk, tt = lx.kinds[lx.i], lx.texts[lx.i]
-            if kk == "op" and tt == "]":
-                lx.i += 1
-                return Item(items, line, col)
+            kk = kinds[i]
+            if kk == "nl":
+                i += 1
+                continue
+            if kk == "rbr":
+                return Item(items, at, nl), i + 1
             if kk == "eof":
+                opened = Item(items, at, nl)
                 raise ParseError(
                     f"list of {key!r} opened here is never closed",
                     source=lx.source,
-                    line=line,
-                    column=col,
+                    line=opened.line,
+                    column=opened.column,
                 )
             if not expect_value:
-                if kk == "op" and tt == ",":
-                    lx.i += 1
+                if kk == "comma":
+                    i += 1
                     expect_value = True
                     continue
                 raise lx.error(
-                    f"expected ',' or ']' in the list of {key!r}, found {lx.describe(lx.i)}"
+                    f"expected ',' or ']' in the list of {key!r}, found {lx.describe(i)}", i
                 )
-            if kk == "op" and tt == ",":
-                raise lx.error(f"empty element in the list of {key!r}")
-            items.append(_value(lx, key))
+            if kk == "comma":
+                raise lx.error(f"empty element in the list of {key!r}", i)
+            item, i = _value(lx, i, key)
+            items.append(item)
             expect_value = False
     if k == "ident":
-        raise lx.error(f"bare word {lx.texts[i]!r} as the value of {key!r}: quote it")
-    raise lx.error(f"expected a value for {key!r}, found {lx.describe(i)}")
+        raise lx.error(f"bare word {lx.text(i)!r} as the value of {key!r}: quote it", i)
+    raise lx.error(f"expected a value for {key!r}, found {lx.describe(i)}", i)
 
 
 # --- xm: Python syntax, read as data only --------------------------------------------------
@@ -299,17 +310,17 @@ def _literal(node: ast.expr, key: str, source: str) -> Item:
     if isinstance(node, ast.Constant):
         v = node.value
         if isinstance(v, bool):
-            return Item(int(v), line, col)
+            return Item(int(v), (line, col))
         if isinstance(v, (str, int, float)):
-            return Item(v, line, col)
+            return Item(v, (line, col))
         if v is None:
-            return Item("", line, col)
+            return Item("", (line, col))
     elif isinstance(node, (ast.List, ast.Tuple)):
-        return Item([_literal(e, key, source) for e in node.elts], line, col)
+        return Item([_literal(e, key, source) for e in node.elts], (line, col))
     elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         inner = _literal(node.operand, key, source)
         if isinstance(inner.value, (int, float)):
-            return Item(-inner.value, line, col)
+            return Item(-inner.value, (line, col))
     raise ParseError(
         f"the value of {key!r} is {_describe_node(node)}, not plain data; xm configs are read "
         "as data and never executed: write the value out literally",
@@ -397,8 +408,7 @@ def parse_xen_config(text: str, source: str = "<input>", dialect: str = "auto") 
 # --- disk and vif specs ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class DiskSpec:
+class DiskSpec(NamedTuple):
     """One xl disk specification (see xl-disk-configuration(5))."""
 
     target: str
@@ -431,6 +441,7 @@ _DISK_KEYS = {
 _DISK_FLAGS = {"cdrom", "direct-io-safe", "discard", "no-discard", "trusted", "untrusted"}
 _PREFIX_RE = re.compile(r"(raw|qcow2?|vhd|qed|iscsi|e?nbd|drbd|tapdisk|tap2?|aio|ioemu|file|phy):")
 _KV_RE = re.compile(r"([a-z][-a-z0-9]*)=")
+_COLON_RE = re.compile(r"([a-z][a-z0-9]*):(.*)$")
 
 
 def parse_disk_spec(
@@ -455,58 +466,24 @@ def parse_disk_spec(
     backendtype = ""
     script = ""
     ignored: list[str] = []
-    pos = 0
-    n = len(spec)
-    while pos < n:
-        while pos < n and spec[pos] in " \t\n":
-            pos += 1
-        if pos >= n:
-            break
-        if spec.startswith("target=", pos):
-            target = spec[pos + 7 :]
+    pos = 0  # offset of the current token in spec, for error columns
+    for raw in spec.split(","):
+        start = pos
+        pos += len(raw) + 1
+        token = raw.lstrip(" \t\n")
+        at = start + len(raw) - len(token)
+        if not token and pos > len(spec):
+            break  # after a trailing comma; an empty parameter elsewhere ("x,,hda") counts
+        if token.startswith("target="):
+            target = spec[at + 7 :]
             if target.endswith(","):
                 target = target[:-1]
             break
-        comma = spec.find(",", pos)
-        end = n if comma < 0 else comma
-        token = spec[pos:end]
-        nxt = end + 1
-        kv = _KV_RE.match(token)
-        if kv:
-            key, val = kv.group(1), token[kv.end() :].strip()
-            if key not in _DISK_KEYS:
-                raise err(f"unknown parameter {key!r}", pos)
-            if key == "format":
-                fmt = _disk_format(val, err, pos)
-            elif key == "vdev":
-                vdev = val
-            elif key == "access":
-                access = _disk_access(val, err, pos)
-            elif key == "devtype":
-                if val == "cdrom":
-                    cdrom = True
-                elif val != "disk":
-                    raise err(f"unknown devtype {val!r} (disk or cdrom)", pos)
-            elif key in ("backend", "backendtype"):
-                backendtype = val if key == "backendtype" else backendtype
-                ignored.append(f"{key}={val}")
-            elif key == "script":
-                script = val
-                ignored.append(f"{key}={val}")
-            else:
-                ignored.append(f"{key}={val}")
-            pos = nxt
-            continue
-        bare = token.strip()
-        if bare in _DISK_FLAGS:
-            if bare == "cdrom":
-                cdrom = True
-            else:
-                ignored.append(bare)
-            pos = nxt
-            continue
-        pm = _PREFIX_RE.match(spec, pos)
-        if pm:
+        # Legacy prefixes stack inside one token: tap:aio:/img, tap2:tapdisk:aio:/img.
+        while ":" in token:
+            pm = _PREFIX_RE.match(token)
+            if not pm:
+                break
             name = pm.group(1)
             had_prefix = True
             if name in ("raw", "qcow", "qcow2", "vhd", "qed"):
@@ -514,16 +491,46 @@ def parse_disk_spec(
             elif name in ("iscsi", "nbd", "enbd", "drbd"):
                 script = f"block-{name}"
                 ignored.append(f"{name}: (block script)")
-            pos = pm.end()
-            continue
+            token = token[pm.end() :]
+            at += pm.end()
         if "=" in token:
-            raise err(f"bad parameter {token.strip()!r}", pos)
-        colon = re.match(r"([a-z][a-z0-9]*):(.*)$", bare)
-        if colon and colon.group(2) not in ("cdrom", "disk") and not bare.startswith("/"):
-            raise err(f"unknown disk prefix {colon.group(1) + ':'!r}", pos)
+            kv = _KV_RE.match(token)
+            if not kv:
+                raise err(f"bad parameter {token.strip()!r}", at)
+            key, val = kv.group(1), token[kv.end() :].strip()
+            if key not in _DISK_KEYS:
+                raise err(f"unknown parameter {key!r}", at)
+            if key == "format":
+                fmt = _disk_format(val, err, at)
+            elif key == "vdev":
+                vdev = val
+            elif key == "access":
+                access = _disk_access(val, err, at)
+            elif key == "devtype":
+                if val == "cdrom":
+                    cdrom = True
+                elif val != "disk":
+                    raise err(f"unknown devtype {val!r} (disk or cdrom)", at)
+            else:
+                if key == "backendtype":
+                    backendtype = val
+                elif key == "script":
+                    script = val
+                ignored.append(f"{key}={val}")
+            continue
+        value = token.rstrip(" \t\n")
+        if value in _DISK_FLAGS:
+            if value == "cdrom":
+                cdrom = True
+            else:
+                ignored.append(value)
+            continue
+        if ":" in value and not value.startswith("/"):
+            colon = _COLON_RE.match(value)
+            if colon and colon.group(2) not in ("cdrom", "disk"):
+                raise err(f"unknown disk prefix {colon.group(1) + ':'!r}", at)
         # Positional parameters fill target, format, vdev, access in this order; a legacy
         # prefix means the format slot is skipped (phy:/dev/vg/lv,xvda1,w).
-        value = bare
         if target is None:
             target = value
         elif not had_prefix and fmt is None:
@@ -531,7 +538,7 @@ def parse_disk_spec(
                 fmt = "empty"
                 vdev, cdrom = value[: -len(":cdrom")], True
             else:
-                fmt = _disk_format(value, err, pos)
+                fmt = _disk_format(value, err, at)
         elif vdev is None:
             if value.endswith(":cdrom"):
                 vdev, cdrom = value[: -len(":cdrom")], True
@@ -540,10 +547,9 @@ def parse_disk_spec(
             else:
                 vdev = value
         elif access is None:
-            access = _disk_access(value, err, pos)
+            access = _disk_access(value, err, at)
         else:
-            raise err("too many positional parameters", pos)
-        pos = nxt
+            raise err("too many positional parameters", at)
     if not vdev:
         raise err("no vdev (the guest device name, e.g. xvda)", 0)
     target = (target or "").strip()
@@ -593,8 +599,7 @@ def _disk_access(val: str, err: _Err, pos: int) -> str:
     raise err(f"unknown access {val!r} (r, ro, w, rw)", pos)
 
 
-@dataclass(frozen=True)
-class VifSpec:
+class VifSpec(NamedTuple):
     mac: str
     bridge: str
     model: str
