@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from xen2kvm.errors import RefusedError, UsageError
+from xen2kvm.errors import RefusedError, UsageError, Xen2KvmError
 from xen2kvm.hv.bootsector import BootSector, BootSectorCheck, check_boot_sector
 from xen2kvm.hv.mapping import DiskMapping, build_mapping
 from xen2kvm.hv.model import BootKind, Disk, Domain, Lifecycle, Nic, VMMode
@@ -183,6 +184,11 @@ def plan_kvm(domain: Domain, options: PlanOptions | None = None) -> KvmGuest:
                     "[--initrd PATH] (e.g. the guest's own /boot/vmlinuz-* copied out), or "
                     "use --boot disk if the disk has an MBR boot loader"
                 )
+            for what, path in (("kernel", kernel), ("initrd", initrd)):
+                if opts.kernel and path and opts.check_disk and not os.path.exists(path):
+                    warnings.append(
+                        f"{what} {path} is not present here: it must exist on the KVM host"
+                    )
             if not opts.kernel and domain.boot.kind is BootKind.HOST_KERNEL:
                 warnings.append(
                     f"kernel {kernel} is the Xen host's file: copy it to the KVM host and check "
@@ -299,6 +305,18 @@ def _choose_boot(
     )
     if opts.boot is BootMethod.DISK:
         check = sector()
+        if (
+            disk is not None
+            and opts.check_disk
+            and check.status is BootSector.UNKNOWN
+            and not os.path.exists(disk.source)
+        ):
+            # Asked for Direct Disk explicitly: a missing boot disk is an error, not a guess.
+            raise Xen2KvmError(
+                f"disk {disk.vdev}: {disk.source or 'no image'} not found, so it cannot be "
+                "checked for MBR boot code (Direct Disk); give the right path or "
+                "--no-disk-check to write the configuration anyway"
+            )
         if check.status is BootSector.NO_BOOT_CODE:
             raise RefusedError(
                 f"Direct Disk boot needs MBR boot code on the boot disk "

@@ -92,3 +92,21 @@ def test_disk_map_reorders(capsys: pytest.CaptureFixture[str]) -> None:
     assert "scsi1: /srv/img/gapped-root.img,format=raw" in lines
     assert "scsi2: /srv/img/gapped,data.qcow2,format=qcow2" in lines
     assert "net0: virtio=00:16:3E:00:00:0E,bridge=vmbr1" in lines
+
+
+def test_missing_disk_file_matters_for_direct_disk(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "g.cfg"
+    cfg.write_text("name='g'\nmemory=64\nbootloader='pygrub'\n"
+                   f"disk=['{tmp_path}/gone.img,raw,xvda,w']\n")
+    code, out, err = run(["translate", str(cfg), "--to", "libvirt", "--boot", "disk"], capsys)
+    assert code == 2 and out == ""
+    assert f"disk xvda: {tmp_path}/gone.img not found" in err and "--no-disk-check" in err
+    code, out, err = run(["translate", str(cfg), "--to", "libvirt", "--boot", "disk",
+                          "--no-disk-check"], capsys)
+    assert code == 0 and "<boot dev='hd'/>" in out
+    assert "could not check" in err
+    # Automatic choice: a warning, since the image may live on another host.
+    code, out, err = run(["translate", str(cfg), "--to", "libvirt"], capsys)
+    assert code == 0 and "the disk is not present here" in err
