@@ -5,6 +5,13 @@ Read (xl.cfg, xm, libvirt Xen XML, Linode profile) -> :class:`Domain` -> plan a
 The disk mapping (:class:`DiskMapping`) is what ``convert`` applies to the guest's fstab.
 """
 
+from xen2kvm.hv.kernelcfg import (
+    KernelAssessment,
+    KernelConfig,
+    Verdict,
+    assess_from_modules,
+    assess_kernel_config,
+)
 from xen2kvm.hv.mapping import DiskMapping, MappedDevice, build_mapping, parse_disk_map
 from xen2kvm.hv.model import Boot, BootKind, Disk, Domain, Lifecycle, Nic, VMMode
 from xen2kvm.hv.plan import BootMethod, KvmGuest, PlanOptions, plan_kvm
@@ -18,6 +25,8 @@ __all__ = [
     "Disk",
     "DiskMapping",
     "Domain",
+    "KernelAssessment",
+    "KernelConfig",
     "KvmGuest",
     "Lifecycle",
     "MappedDevice",
@@ -27,6 +36,9 @@ __all__ = [
     "ReadOptions",
     "Translation",
     "VMMode",
+    "Verdict",
+    "assess_from_modules",
+    "assess_kernel_config",
     "build_mapping",
     "parse_disk_map",
     "plan_kvm",

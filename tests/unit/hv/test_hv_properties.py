@@ -7,8 +7,8 @@ import contextlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xen2kvm.errors import ParseError
-from xen2kvm.hv import read_domain
+from xen2kvm.errors import ParseError, Xen2KvmError
+from xen2kvm.hv import OutputFormat, PlanOptions, VMMode, read_domain, translate
 from xen2kvm.hv.kernelcfg import KernelConfig
 from xen2kvm.hv.xlcfg import parse_disk_spec, parse_vif_spec, parse_xl, parse_xm
 
@@ -86,3 +86,52 @@ def test_kernel_config_round_trip(lines: list[str], eol: str, final_eol: bool) -
         assert not any(line.startswith("CONFIG_") or " is not set" in line for line in lines)
         return
     assert cfg.render() == text
+
+
+VDEVS = st.sampled_from(
+    ["xvda", "xvdb", "xvdc", "xvda1", "xvda2", "xvdb1", "hda", "hdb", "hdc", "sdb", "xvdi"]
+)
+DISK_FORMS = (
+    "phy:/dev/vg/{v},{v},w",
+    "/img/{v}.img,raw,{v},r",
+    "vdev={v}, format=qcow2, access=ro, target=/img/{v},x.qcow2",
+    "tap:aio:/img/{v}.img,{v},w",
+    "file:/iso/{v}.iso,{v}:cdrom,r",
+    ",,{v}:cdrom,r",
+)
+# Mostly well-formed specs (so planning and every writer run), sometimes noise.
+DISK_SPECS = st.one_of(
+    st.builds(lambda f, v: f.format(v=v), st.sampled_from(DISK_FORMS), VDEVS),
+    _spec(DISK_WORDS),
+).map(repr)
+VIF_SPECS = st.one_of(
+    st.builds(lambda n, b: f"mac=00:16:3e:00:00:{n:02x},bridge={b}",
+              st.integers(0, 255), st.sampled_from(["br0", "xenbr0", ""])),
+    _spec(VIF_WORDS),
+).map(repr)
+
+
+@given(
+    st.lists(DISK_SPECS, max_size=6),
+    st.lists(VIF_SPECS, max_size=3),
+    st.sampled_from(["bootloader = 'pygrub'", "kernel = '/k'\nextra = 'root=/dev/xvda1'",
+                     "type = 'hvm'", "firmware = 'pvgrub64'", ""]),
+    st.sampled_from(list(VMMode)),
+)
+@settings(max_examples=300)
+def test_whole_translation_only_raises_xen2kvm_errors(
+    disks: list[str], vifs: list[str], boot: str, mode: VMMode
+) -> None:
+    text = (f"name = 'p'\nmemory = 64\n{boot}\ndisk = [{', '.join(disks)}]\n"
+            f"vif = [{', '.join(vifs)}]\n")
+    try:
+        domain = read_domain(text, "p.cfg")
+    except ParseError:
+        return
+    for fmt in OutputFormat:
+        try:
+            t = translate(domain, fmt, PlanOptions(mode=mode, check_disk=False))
+        except Xen2KvmError:
+            continue
+        assert t.output
+        assert len(t.mapping.devices) == len(domain.disks)
