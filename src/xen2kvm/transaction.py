@@ -205,17 +205,22 @@ class Transaction:
             txid=txid, state="prepared", created=time.strftime("%Y-%m-%dT%H:%M:%SZ"), note=note
         )
         # Directories are recorded in the order created; the journal's own come first.
-        self._makedirs(journal.dir + "/b", journal.created_dirs)
-        for n, action in enumerate(plan.actions):
-            journal.entries.append(self._backup(journal, n, action))
-        # Parents of new files: recorded in the journal before any is created.
         new_dirs: list[str] = []
-        for action in plan.actions:
-            for d in self._missing_dirs(posixpath.dirname(action.path)):
-                if d not in new_dirs:
-                    new_dirs.append(d)
-        journal.created_dirs += new_dirs
-        self._save(journal)
+        try:
+            self._makedirs(journal.dir + "/b", journal.created_dirs)
+            for n, action in enumerate(plan.actions):
+                journal.entries.append(self._backup(journal, n, action))
+            # Parents of new files: recorded in the journal before any is created.
+            for action in plan.actions:
+                for d in self._missing_dirs(posixpath.dirname(action.path)):
+                    if d not in new_dirs:
+                        new_dirs.append(d)
+            journal.created_dirs += new_dirs
+            self._save(journal)
+        except (Xen2KvmError, OSError):
+            # Nothing of the guest was changed yet: leave no journal behind either.
+            self._discard_prepared(journal)
+            raise
         journal.state = "applying"
         self._save(journal)
         applied: list[str] = []
@@ -240,6 +245,16 @@ class Transaction:
                 f"applying the changes failed ({exc}); every change was rolled back"
             ) from exc
         return ApplyResult(txid=txid, applied=applied, journal=journal.dir)
+
+    def _discard_prepared(self, journal: Journal) -> None:
+        """Remove a journal whose preparation failed, and the directories made for it."""
+        with contextlib.suppress(Xen2KvmError, OSError):
+            self._remove_tree(journal.dir)
+            for d in reversed(journal.created_dirs):
+                if self.guest.is_dir(d) and not self.guest.listdir(d):
+                    self._op()
+                    self._rmdir(d)
+            self._cleanup_root()
 
     def _restore_or_raise(self, journal: Journal, cause: BaseException) -> None:
         try:
