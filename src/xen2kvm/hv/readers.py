@@ -172,14 +172,24 @@ def _fmt_value(item: Item) -> str:
 class _XlReader:
     def __init__(self, cfg: XenConfig) -> None:
         self.cfg = cfg
+        self.settings = cfg.settings
         self.src = cfg.source
         self.warnings: list[str] = []
 
     def err(self, s: Setting | Item, msg: str) -> ParseError:
         return ParseError(msg, source=self.src, line=s.line, column=s.column)
 
+    def _relocate(self, exc: ParseError, it: Item) -> ParseError:
+        """Place an error found inside a spec string (column from 1) in the file.
+
+        Positions are computed only here: most specs parse fine and asking every value for
+        its line is a measurable part of the whole translation.
+        """
+        inner = (exc.column or 1) - 1
+        return ParseError(exc.message, source=self.src, line=it.line, column=it.column + 1 + inner)
+
     def string(self, key: str, default: str = "") -> str:
-        s = self.cfg.get(key)
+        s = self.settings.get(key)
         if s is None:
             return default
         v = s.item.value
@@ -189,7 +199,7 @@ class _XlReader:
         return str(v) if not isinstance(v, float) else repr(v)
 
     def number(self, key: str, default: int = 0) -> int:
-        s = self.cfg.get(key)
+        s = self.settings.get(key)
         if s is None:
             return default
         v = s.item.value
@@ -202,7 +212,7 @@ class _XlReader:
         raise self.err(s.item, f"{key}: expected a whole number, found {_fmt_value(s.item)}")
 
     def strings(self, key: str) -> list[Item]:
-        s = self.cfg.get(key)
+        s = self.settings.get(key)
         if s is None:
             return []
         v = s.item.value
@@ -331,7 +341,10 @@ class _XlReader:
         out: list[Disk] = []
         for n, it in enumerate(self.strings("disk")):
             assert isinstance(it.value, str)
-            spec = parse_disk_spec(it.value, source=self.src, line=it.line, column=it.column + 1)
+            try:
+                spec = parse_disk_spec(it.value, source=self.src, column=1)
+            except ParseError as exc:
+                raise self._relocate(exc, it) from None
             if spec.ignored:
                 self.warnings.append(
                     f"disk {n} ({spec.vdev}): not carried over: {', '.join(spec.ignored)}"
@@ -351,7 +364,10 @@ class _XlReader:
         out: list[Nic] = []
         for n, it in enumerate(self.strings("vif")):
             assert isinstance(it.value, str)
-            spec = parse_vif_spec(it.value, source=self.src, line=it.line, column=it.column + 1)
+            try:
+                spec = parse_vif_spec(it.value, source=self.src, column=1)
+            except ParseError as exc:
+                raise self._relocate(exc, it) from None
             if spec.ignored:
                 self.warnings.append(f"vif {n}: not carried over: {', '.join(spec.ignored)}")
             if not spec.mac:
@@ -365,7 +381,7 @@ class _XlReader:
     def lifecycle(self) -> Lifecycle:
         vals: dict[str, str] = {}
         for key in ("on_poweroff", "on_reboot", "on_crash"):
-            s = self.cfg.get(key)
+            s = self.settings.get(key)
             if s is None:
                 continue
             v = self.string(key).lower()

@@ -27,6 +27,31 @@ Scalar = str | int | float
 _Err = Callable[[str, int], ParseError]
 
 
+class _Lines:
+    """Where the lines of a file start, found on first use: only error messages need it."""
+
+    __slots__ = ("_newlines", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._newlines: list[int] | None = None
+
+    def locate(self, offset: int) -> tuple[int, int]:
+        """1-based (line, column) of a character offset."""
+        if self._newlines is None:
+            self._newlines = [m.start() for m in _NL_RE.finditer(self.text)]
+        n = bisect.bisect_left(self._newlines, offset)
+        return n + 1, offset - (self._newlines[n - 1] + 1 if n else 0) + 1
+
+
+def _locate(at: int | tuple[int, int], lines: _Lines | None) -> tuple[int, int]:
+    if lines is None:
+        assert isinstance(at, tuple)
+        return at
+    assert isinstance(at, int)
+    return lines.locate(at)
+
+
 class Item(NamedTuple):
     """A value and where it starts; ``line`` and ``column`` are 1-based.
 
@@ -35,24 +60,16 @@ class Item(NamedTuple):
     """
 
     value: Scalar | list[Item]
-    at: int | tuple[int, int]  # offset (with ``newlines``) or (line, column)
-    newlines: list[int] | None = None  # offsets of every newline in the file
+    at: int | tuple[int, int]  # offset into ``lines``, or (line, column)
+    lines: _Lines | None = None
 
     @property
     def line(self) -> int:
-        if self.newlines is None:
-            assert isinstance(self.at, tuple)
-            return self.at[0]
-        return bisect.bisect_left(self.newlines, self.at) + 1
+        return _locate(self.at, self.lines)[0]
 
     @property
     def column(self) -> int:
-        if self.newlines is None:
-            assert isinstance(self.at, tuple)
-            return self.at[1]
-        assert isinstance(self.at, int)
-        n = bisect.bisect_left(self.newlines, self.at)
-        return self.at - (self.newlines[n - 1] + 1 if n else 0) + 1
+        return _locate(self.at, self.lines)[1]
 
     def plain(self) -> object:
         if isinstance(self.value, list):
@@ -61,10 +78,20 @@ class Item(NamedTuple):
 
 
 class Setting(NamedTuple):
+    """``key = item``; the position is the key's."""
+
     key: str
     item: Item
-    line: int
-    column: int
+    at: int | tuple[int, int]
+    lines: _Lines | None = None
+
+    @property
+    def line(self) -> int:
+        return _locate(self.at, self.lines)[0]
+
+    @property
+    def column(self) -> int:
+        return _locate(self.at, self.lines)[1]
 
 
 @dataclass
@@ -135,11 +162,11 @@ def _unescape(body: str) -> str:
 
 
 class _Lexer:
-    __slots__ = ("kinds", "matches", "newlines", "source")
+    __slots__ = ("kinds", "lines", "matches", "source")
 
     def __init__(self, text: str, source: str) -> None:
         self.source = source
-        self.newlines = [m.start() for m in _NL_RE.finditer(text)]
+        self.lines = _Lines(text)
         matches = list(_TOKEN.finditer(text))
         kinds: list[str] = [m.lastgroup for m in matches]  # type: ignore[misc]
         self.kinds = kinds
@@ -163,10 +190,7 @@ class _Lexer:
 
     def pos(self, i: int) -> tuple[int, int]:
         """1-based line and column of token ``i``."""
-        start = self.matches[i].start(self.kinds[i])
-        n = bisect.bisect_left(self.newlines, start)
-        line_start = self.newlines[n - 1] + 1 if n else 0
-        return n + 1, start - line_start + 1
+        return self.lines.locate(self.matches[i].start(self.kinds[i]))
 
     def error(self, msg: str, i: int) -> ParseError:
         line, col = self.pos(i)
@@ -209,28 +233,28 @@ def parse_xl(text: str, source: str = "<input>") -> XenConfig:
             )
         if op == "peq" and key in settings:
             item = _append(settings[key].item, item, lx, key_i)
-        line, col = lx.pos(key_i)
-        settings[key] = Setting(key, item, line, col)
+        settings[key] = Setting(key, item, lx.matches[key_i].start("ident"), lx.lines)
     return XenConfig(settings, source, "xl")
 
 
 def _append(old: Item, new: Item, lx: _Lexer, at: int) -> Item:
     if isinstance(old.value, list) and isinstance(new.value, list):
-        return Item(old.value + new.value, old.at, old.newlines)
+        return Item(old.value + new.value, old.at, old.lines)
     if isinstance(old.value, str) and isinstance(new.value, str):
-        return Item(old.value + new.value, old.at, old.newlines)
+        return Item(old.value + new.value, old.at, old.lines)
     raise lx.error("'+=' needs two lists or two strings", at)
 
 
 def _value(lx: _Lexer, i: int, key: str) -> tuple[Item, int]:
     """Parse the value starting at token ``i``; return it and the index after it."""
     k = lx.kinds[i]
-    at = lx.matches[i].start(k)
-    nl = lx.newlines
+    m = lx.matches[i]
+    at = m.start(k)
+    nl = lx.lines
     if k == "str":
-        return Item(_unescape(lx.text(i)[1:-1]), at, nl), i + 1
+        return Item(_unescape(m.group(k)[1:-1]), at, nl), i + 1
     if k == "num":
-        t = lx.text(i)
+        t = m.group(k)
         if t[:2] in ("0x", "0X"):
             return Item(int(t, 16), at, nl), i + 1
         return Item(float(t) if "." in t else int(t), at, nl), i + 1
@@ -365,7 +389,7 @@ def parse_xm(text: str, source: str = "<input>") -> XenConfig:
         ):
             key = node.targets[0].id
             settings[key] = Setting(
-                key, _literal(node.value, key, source), node.lineno, node.col_offset + 1
+                key, _literal(node.value, key, source), (node.lineno, node.col_offset + 1)
             )
             continue
         if (

@@ -43,6 +43,12 @@ def test_positions_are_recorded() -> None:
     items = cfg.settings["disk"].item.value
     assert isinstance(items, list)
     assert [(i.line, i.column) for i in items] == [(3, 4), (4, 7)]
+    cfg = parse_xl("# c\n  name = 'x' # n\n\n   memory = 1 ; vcpus = 2\n", "t.cfg")
+    assert [(s.line, s.column) for s in cfg.settings.values()] == [(2, 3), (4, 4), (4, 17)]
+    xm = parse_xm("# c\nname = 'x'\nmemory = [\n  1]\n")
+    assert [(s.line, s.column) for s in xm.settings.values()] == [(2, 1), (3, 1)]
+    first = xm.settings["memory"].item.value[0]
+    assert (first.line, first.column) == (4, 3)
 
 
 @pytest.mark.parametrize(
