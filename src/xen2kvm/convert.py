@@ -61,6 +61,12 @@ def convert_guest(
 ) -> ConvertReport:
     checks = select_checks(only, skip)
     say = progress or (lambda _m: None)
+    if not dry_run:
+        # Undo an interrupted conversion before reading the guest: a plan made on the
+        # half-converted files would skip what the killed run wrote, which recovery then undoes.
+        recovered = Transaction(guest, progress=say).recover()
+        if recovered.txids:
+            say(f"rolled back interrupted transaction(s): {', '.join(recovered.txids)}")
     say("reading the guest")
     facts = gather_facts(guest)
     require_os(facts)
