@@ -147,7 +147,7 @@ def plan_kvm(domain: Domain, options: PlanOptions | None = None) -> KvmGuest:
     root = domain.root_device
     root_kvm = (mapping.translate(root) if root.startswith("/dev/") else None) or root
     if not root_kvm:
-        root_kvm = mapping.devices[0].kvm if mapping.devices else "/dev/sda"
+        root_kvm = next((d.kvm for d in mapping.devices if not d.cdrom), "/dev/sda")
     nics = list(domain.nics)
     if opts.bridge:
         nics = [dataclasses.replace(n, bridge=opts.bridge) for n in nics]

@@ -330,10 +330,9 @@ class _XlReader:
             return Boot(BootKind.BOOTLOADER, bootloader=name, bootloader_args=bl_args)
         if kernel:
             return Boot(BootKind.HOST_KERNEL, kernel=kernel, initrd=ramdisk, cmdline=cmdline)
-        if xen_pvh_firmware := firmware:
-            self.warnings.append(f"firmware = {xen_pvh_firmware!r}: not carried over")
+        also = f" (firmware = {firmware!r} is not one KVM can use)" if firmware else ""
         raise ParseError(
-            "no way to boot: a PV guest needs kernel=, bootloader= or firmware=pvgrub*",
+            f"no way to boot: a PV guest needs kernel=, bootloader= or firmware=pvgrub*{also}",
             source=self.src,
         )
 
