@@ -10,6 +10,7 @@ from xen2kvm.checks import ConvertOptions, Finding, run_checks, select_checks
 from xen2kvm.errors import RefusedError
 from xen2kvm.facts import gather_facts
 from xen2kvm.guest.base import Guest
+from xen2kvm.guest.memo import MemoGuest
 from xen2kvm.inspect import require_os
 from xen2kvm.jsonutil import to_jsonable
 from xen2kvm.plan import Plan
@@ -68,11 +69,14 @@ def convert_guest(
         if recovered.txids:
             say(f"rolled back interrupted transaction(s): {', '.join(recovered.txids)}")
     say("reading the guest")
-    facts = gather_facts(guest)
+    # Facts and checks ask the same questions many times: a view answers each once. The
+    # transaction writes to the guest itself, and the result is read through a new view.
+    view = MemoGuest(guest)
+    facts = gather_facts(view)
     require_os(facts)
     say("planning")
-    result = run_checks(guest, facts, options, checks)
-    diff = result.plan.diff(guest)
+    result = run_checks(view, facts, options, checks)
+    diff = result.plan.diff(view)
     unfixable = [f for f in result.findings if f.severity.blocking and not f.fixable]
     if dry_run or not result.plan:
         return ConvertReport(
@@ -92,7 +96,8 @@ def convert_guest(
         )
     applied = Transaction(guest, progress=say).apply(result.plan, note=f"mode={options.mode.value}")
     say("checking the result")
-    after = run_checks(guest, gather_facts(guest), options, checks)
+    after_view = MemoGuest(guest)
+    after = run_checks(after_view, gather_facts(after_view), options, checks)
     return ConvertReport(
         guest=guest.name,
         mode=options.mode.value,

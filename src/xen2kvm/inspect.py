@@ -9,6 +9,7 @@ from xen2kvm.checks import ConvertOptions, Finding, Mode, run_checks
 from xen2kvm.errors import GuestError
 from xen2kvm.facts import GuestFacts, gather_facts
 from xen2kvm.guest.base import Guest
+from xen2kvm.guest.memo import MemoGuest
 from xen2kvm.jsonutil import to_jsonable
 
 SCHEMA = "xen2kvm.inspect/1"
@@ -46,9 +47,10 @@ def require_os(facts: GuestFacts) -> None:
 
 
 def inspect_guest(guest: Guest, options: ConvertOptions) -> InspectReport:
-    facts = gather_facts(guest)
+    view = MemoGuest(guest)  # facts and checks ask the same questions: answer each once
+    facts = gather_facts(view)
     require_os(facts)
-    result = run_checks(guest, facts, options)
+    result = run_checks(view, facts, options)
     return InspectReport(
         guest=guest.name, mode=options.mode, facts=facts, findings=result.findings
     )
