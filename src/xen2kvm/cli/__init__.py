@@ -15,6 +15,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
 from xen2kvm import __version__
 from xen2kvm.errors import ExitCode, Xen2KvmError
@@ -40,8 +41,15 @@ exit codes:
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors are one line on stderr and exit 2, like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(ExitCode.ERROR, f"xen2kvm: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="xen2kvm",
         description="Move Linux guests from Xen to KVM: inspect, convert, translate, verify.",
         epilog=EPILOG,
