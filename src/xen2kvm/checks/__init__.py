@@ -57,6 +57,9 @@ def select_checks(only: Iterable[str] = (), skip: Iterable[str] = ()) -> list[Ch
     for name in [*only, *skip]:
         if name not in known:
             raise UsageError(f"unknown check {name!r}; known: {', '.join(sorted(known))}")
+    both = sorted(set(only) & set(skip))
+    if both:
+        raise UsageError(f"--only and --skip both name {', '.join(both)}: choose one")
     return [c for c in REGISTRY if (not only or c.id in only) and c.id not in skip]
 
 
