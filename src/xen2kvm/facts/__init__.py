@@ -17,6 +17,7 @@ from xen2kvm.facts.kernels import (
     KernelFacts,
     gather_generator_config,
     gather_kernels,
+    with_initramfs,
 )
 from xen2kvm.facts.network import NetworkFacts, gather_network
 from xen2kvm.facts.storage import StorageFacts, gather_storage
@@ -75,7 +76,7 @@ def gather_facts(guest: Guest, *, read_initramfs: bool = True) -> GuestFacts:
     default = _default_kernel(boot, kernels)
     if read_initramfs and default is not None:
         # Read the initramfs only now that we know which kernel boots (one decompression).
-        kernels = gather_kernels(guest, initramfs_for=[default])
+        kernels = with_initramfs(guest, kernels, default)
     console = gather_console(guest, system, cmdlines)
     network = gather_network(guest, system, cmdlines)
     xen = gather_xen(guest, system, cmdlines)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from xen2kvm.errors import GuestPathError, ParseError
 from xen2kvm.facts._reader import FactReader
@@ -275,6 +275,20 @@ def gather_kernels(
                 problems=rd.problems[before:],
             )
         )
+    return out
+
+
+def with_initramfs(guest: Guest, kernels: list[KernelFacts], version: str) -> list[KernelFacts]:
+    """``kernels`` with the initramfs of ``version`` read: what
+    ``gather_kernels(guest, initramfs_for=[version])`` returns, without gathering (and parsing
+    every module index) again."""
+    out: list[KernelFacts] = []
+    for k in kernels:
+        if k.version == version and k.initramfs is not None and k.initramfs_contents is None:
+            rd = FactReader(guest)
+            summary = _summarise_initramfs(guest, rd, k.initramfs)
+            k = replace(k, initramfs_contents=summary, problems=[*k.problems, *rd.problems])
+        out.append(k)
     return out
 
 
