@@ -100,7 +100,7 @@ def _virt_inspector(disks: list[Path]) -> dict[str, object]:
     argv = ["virt-inspector", "--no-applications", "--no-icon"]
     for d in disks:
         fmt = "qcow2" if d.suffix == ".qcow2" else "raw"
-        argv += ["--format", fmt, "-a", str(d)]
+        argv += [f"--format={fmt}", "-a", str(d)]
     env = {**os.environ, "LIBGUESTFS_BACKEND": "direct", "LIBGUESTFS_BACKEND_SETTINGS": "force_tcg"}
     out = subprocess.run(argv, capture_output=True, check=True, env=env, timeout=900).stdout
     os_el = ElementTree.fromstring(out).find("operatingsystem")
