@@ -217,12 +217,12 @@ class Transaction:
                         new_dirs.append(d)
             journal.created_dirs += new_dirs
             self._save(journal)
+            journal.state = "applying"
+            self._save(journal)
         except (Xen2KvmError, OSError):
             # Nothing of the guest was changed yet: leave no journal behind either.
             self._discard_prepared(journal)
             raise
-        journal.state = "applying"
-        self._save(journal)
         applied: list[str] = []
         try:
             for d in new_dirs:
