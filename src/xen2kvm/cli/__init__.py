@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        parser.print_help(sys.stderr)
+        print("xen2kvm: error: no command given (see 'xen2kvm --help')", file=sys.stderr)
         return ExitCode.ERROR
     try:
         code: int = args.func(args)
