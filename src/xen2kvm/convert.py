@@ -30,6 +30,8 @@ class ConvertReport:
     applied: list[str] = field(default_factory=list)
     txid: str | None = None
     remaining: list[Finding] = field(default_factory=list)
+    #: Block-level undo records written for disk images (see xen2kvm.imageundo).
+    image_undo: list[str] = field(default_factory=list)
 
     @property
     def blocking_remaining(self) -> list[Finding]:
@@ -48,6 +50,7 @@ class ConvertReport:
             "applied": self.applied,
             "transaction": self.txid,
             "remaining": to_jsonable(self.remaining),
+            "image_undo": self.image_undo,
         }
 
 

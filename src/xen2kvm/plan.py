@@ -275,7 +275,7 @@ class Plan:
             old = _old_text(guest, a.path)
             if a.kind == "append":
                 out.append(f"# append {len(a.content)} bytes to {a.path}:")
-                out.extend(f"#   + {line}" for line in a.summary)
+                out.extend(f"#   {line}" for line in a.summary)
                 continue
             if a.kind == "symlink":
                 new_lines = [f"-> {a.target}\n"]

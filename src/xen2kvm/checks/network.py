@@ -93,8 +93,8 @@ def _match_pins(ctx: CheckContext) -> list[str]:
             by_file.setdefault(pin.path, []).append((pin.line, pin.stack, pin.name))
             continue
         # YAML gives no line numbers: find the pin's line by its key and MAC.
-        text = ctx.read_text(pin.path) or ""
-        for n, line in enumerate(text.splitlines(), 1):
+        body = ctx.read_text(pin.path) or ""
+        for n, line in enumerate(body.splitlines(), 1):
             if _PIN_LINE[pin.stack].match(line) and pin.mac.lower() in line.lower():
                 by_file.setdefault(pin.path, []).append((n, pin.stack, pin.name))
     for path, pins in sorted(by_file.items()):

@@ -53,6 +53,11 @@ def guest_paths(arg: str) -> list[Path]:
     return [Path(p) for p in arg.split(",") if p]
 
 
+def is_directory(paths: list[Path]) -> bool:
+    """A mounted root (one directory) rather than disk images."""
+    return len(paths) == 1 and paths[0].is_dir()
+
+
 @dataclass
 class Outcome:
     guest: str

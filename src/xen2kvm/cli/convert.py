@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from typing import Any
 
 from xen2kvm.checks import REGISTRY, ConvertOptions, Mode
-from xen2kvm.cli.common import add_guest_args, add_mode_arg, guest_paths, run_per_guest
+from xen2kvm.cli.common import (
+    add_guest_args,
+    add_mode_arg,
+    guest_paths,
+    is_directory,
+    run_per_guest,
+)
 from xen2kvm.convert import SCHEMA, ConvertReport, convert_guest
 from xen2kvm.errors import ExitCode, UsageError
 from xen2kvm.guest import open_guest
 from xen2kvm.hv.mapping import DiskMapping, build_mapping
 from xen2kvm.hv.mapping import parse_disk_map as hv_parse_disk_map
 from xen2kvm.hv.model import Disk
+from xen2kvm.imageundo import staged
 
 
 def register(sub: Any) -> None:
@@ -113,10 +121,35 @@ def convert_one(guest: str, args: argparse.Namespace) -> tuple[int, dict[str, An
         if not args.quiet and not args.json:
             print(f"  .. {guest}: {msg}", file=sys.stderr)
 
-    with open_guest(guest_paths(guest), read_only=args.dry_run, backend=args.backend) as g:
-        report = convert_guest(
-            g, options, dry_run=args.dry_run, only=args.only, skip=args.skip, progress=progress
-        )
+    paths = guest_paths(guest)
+    if args.dry_run or is_directory(paths):
+        with open_guest(paths, read_only=args.dry_run, backend=args.backend) as g:
+            report = convert_guest(
+                g,
+                options,
+                dry_run=args.dry_run,
+                only=args.only,
+                skip=args.skip,
+                progress=progress,
+            )
+    else:
+        # Images: convert into overlays, then commit with a block-level undo record (see
+        # xen2kvm.imageundo); a failure or a kill before the commit leaves the images untouched.
+        with staged(paths) as stage:
+            with open_guest(
+                stage.overlays,
+                read_only=False,
+                backend=args.backend,
+                trusted_backing=stage.images,
+            ) as g:
+                report = convert_guest(
+                    g, options, only=args.only, skip=args.skip, progress=progress
+                )
+            if report.applied:
+                progress("writing the changes into the image (undo record kept)")
+                undo = stage.commit()
+                report = dataclasses.replace(report, image_undo=undo)
+    report = dataclasses.replace(report, guest=guest)
     if report.dry_run:
         code = ExitCode.FINDINGS if report.plan or report.blocking_remaining else ExitCode.OK
     else:

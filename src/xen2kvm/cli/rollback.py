@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from xen2kvm.cli.common import add_guest_args, guest_paths, run_per_guest
+from xen2kvm.cli.common import add_guest_args, guest_paths, is_directory, run_per_guest
 from xen2kvm.errors import ExitCode
 from xen2kvm.guest import open_guest
+from xen2kvm.imageundo import rollback_images
 from xen2kvm.transaction import Transaction
 
 SCHEMA = "xen2kvm.rollback/1"
@@ -30,20 +31,37 @@ def main(args: argparse.Namespace) -> int:
 
 
 def rollback_one(guest: str, args: argparse.Namespace) -> tuple[int, dict[str, Any], str]:
-    with open_guest(guest_paths(guest), read_only=False, backend=args.backend) as g:
-        result = Transaction(g).rollback()
+    paths = guest_paths(guest)
+    image = None
+    if not is_directory(paths) and all(p.is_file() for p in paths):
+        # Images: the block-level undo records restore them byte for byte, unless the guest
+        # has changed since (it booted); then the file-level journal inside it is used.
+        image = rollback_images(paths)
+    result = None
+    if image is None or not image.restored or image.stale:
+        with open_guest(paths, read_only=False, backend=args.backend) as g:
+            result = Transaction(g).rollback()
     doc = {
         "guest": guest,
-        "transactions": result.txids,
-        "restored": result.restored,
-        "interrupted": result.crashed,
+        "transactions": result.txids if result else [],
+        "restored": result.restored if result else [],
+        "interrupted": result.crashed if result else False,
+        "image_undo_applied": image.restored if image else [],
+        "image_undo_stale": image.stale if image else [],
     }
-    if not result.txids:
-        text = f"guest: {guest}\n  nothing to roll back: no xen2kvm journal in the guest\n"
-    else:
-        text = (
-            f"guest: {guest}\n  rolled back {', '.join(result.txids)}: "
-            f"{len(result.restored)} file(s) restored\n"
-            + "".join(f"    {p}\n" for p in result.restored)
+    lines = [f"guest: {guest}"]
+    if image and image.restored:
+        lines.append("  images restored byte for byte from " + ", ".join(image.restored))
+    if image and image.stale:
+        lines.append(
+            "  image changed since the conversion (booted?): undo records not applied: "
+            + ", ".join(image.stale)
         )
-    return ExitCode.OK, doc, text
+    if result and result.txids:
+        lines.append(
+            f"  rolled back {', '.join(result.txids)}: {len(result.restored)} file(s) restored"
+        )
+        lines += [f"    {p}" for p in result.restored]
+    if len(lines) == 1:
+        lines.append("  nothing to roll back: no xen2kvm journal or undo record")
+    return ExitCode.OK, doc, "\n".join(lines) + "\n"

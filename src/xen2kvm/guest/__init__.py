@@ -17,13 +17,19 @@ __all__ = ["Guest", "LocalGuest", "open_guest"]
 
 
 def open_guest(
-    paths: Sequence[str | Path], *, read_only: bool = True, backend: str = "auto"
+    paths: Sequence[str | Path],
+    *,
+    read_only: bool = True,
+    backend: str = "auto",
+    trusted_backing: Sequence[Path] | None = None,
 ) -> Guest:
     """Open a guest from a root directory or from its disk images.
 
     ``backend`` is ``auto``, ``dir``, ``fuse2fs`` or ``libguestfs``; ``auto`` uses the directory
     backend for a directory and, for images, the userspace ext driver when every filesystem
-    allows it (no appliance start) and libguestfs otherwise.
+    allows it (no appliance start) and libguestfs otherwise. ``trusted_backing``: for qcow2
+    overlays that xen2kvm made itself, the one backing file each may follow (never given for
+    user input, whose backing files are refused).
     """
     if not paths:
         raise GuestError("no guest given")
@@ -39,4 +45,6 @@ def open_guest(
         raise GuestError("give either one root directory or one or more disk images")
     from xen2kvm.guest.image import open_images  # heavy imports only when images are used
 
-    return open_images(resolved, read_only=read_only, backend=backend)
+    return open_images(
+        resolved, read_only=read_only, backend=backend, trusted_backing=trusted_backing
+    )

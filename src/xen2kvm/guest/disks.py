@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xen2kvm.errors import GuestError, GuestReadOnly
+from xen2kvm.guest.base import FilesystemInfo
 
 #: Filesystem types the userspace ext driver (fuse2fs) can serve.
 EXT_TYPES = frozenset({"ext2", "ext3", "ext4"})
@@ -113,6 +114,23 @@ class ImageInspection:
     warnings: tuple[str, ...] = ()
 
 
+def filesystems_from(found: Sequence[FsInfo], inspection: ImageInspection) -> list[FilesystemInfo]:
+    """The backend-neutral view of what was found (for naming filesystems by UUID=)."""
+    where = {dev: mp for mp, dev in inspection.mountpoints.items()}
+    return [
+        FilesystemInfo(
+            disk=fs.disk_index,
+            partition=fs.partition,
+            fstype=fs.fstype or "",
+            uuid=fs.uuid,
+            label=fs.label,
+            mountpoint=where.get(fs.device),
+        )
+        for fs in found
+        if fs.fstype
+    ]
+
+
 def device_name(disk_index: int, partition: int | None = None) -> str:
     """``/dev/sda``, ``/dev/sdab``, ``/dev/sdb3``: the names libguestfs gives disks."""
     letters = ""
@@ -167,7 +185,7 @@ def check_image_file(path: Path, *, read_only: bool) -> None:
         raise GuestReadOnly(f"{path}: the image file is read-only; cannot open it for writing")
 
 
-def probe_format(path: Path, index: int) -> DiskInfo:
+def probe_format(path: Path, index: int, *, trusted_backing: Path | None = None) -> DiskInfo:
     """Detect raw or qcow2 with ``qemu-img info``, and reject what would be unsafe to open.
 
     The format is detected once here and then always passed explicitly to the tools that open
@@ -186,7 +204,13 @@ def probe_format(path: Path, index: int) -> DiskInfo:
         raise GuestError(f"{path}: qemu-img gave unexpected output") from exc
     if fmt not in ("raw", "qcow2"):
         raise GuestError(f"{path}: unsupported disk image format {fmt!r} (raw or qcow2 only)")
-    if info.get("backing-filename") or info.get("full-backing-filename"):
+    backing = info.get("full-backing-filename") or info.get("backing-filename")
+    # xen2kvm's own staging overlays (xen2kvm.imageundo) are backed by the user's image:
+    # that one backing file, and no other, is followed.
+    trusted = trusted_backing is not None and backing is not None and (
+        Path(str(backing)).resolve() == trusted_backing.resolve()
+    )
+    if backing and not trusted:
         raise GuestError(
             f"{path}: qcow2 image with a backing file ({info.get('backing-filename')}); "
             "refusing to follow it (flatten it first with qemu-img convert)"

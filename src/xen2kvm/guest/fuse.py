@@ -39,7 +39,7 @@ from xen2kvm.errors import (
     GuestSymlinkLoop,
 )
 from xen2kvm.guest._walk import resolve
-from xen2kvm.guest.base import DEFAULT_READ_LIMIT, FileKind, FileStat, Guest
+from xen2kvm.guest.base import DEFAULT_READ_LIMIT, FileKind, FileStat, FilesystemInfo, Guest
 from xen2kvm.guest.disks import (
     EXT_TYPES,
     IGNORED_TYPES,
@@ -47,6 +47,7 @@ from xen2kvm.guest.disks import (
     DiskInfo,
     FsInfo,
     ImageInspection,
+    filesystems_from,
     match_device,
     parse_fstab_mounts,
     probe_filesystems,
@@ -354,6 +355,7 @@ class Fuse2fsGuest(Guest):
         found: list[FsInfo] = []
         for d, image in zip(self.disks, flat, strict=True):
             found.extend(probe_filesystems(image, d.index))
+        self._found = list(found)
         for fs in found:
             if fs.fstype is None or fs.fstype in IGNORED_TYPES:
                 continue
@@ -439,6 +441,9 @@ class Fuse2fsGuest(Guest):
             unmounted=unmounted,
             warnings=tuple(warnings),
         )
+
+    def filesystems(self) -> list[FilesystemInfo]:
+        return filesystems_from(self._found, self.inspection)
 
     # --- routing -------------------------------------------------------------------------
 
@@ -528,6 +533,10 @@ class Fuse2fsGuest(Guest):
     def remove(self, path: str) -> None:
         self._check_writable()
         self._on(path, False, lambda t, r: t.remove(r))
+
+    def rmdir(self, path: str) -> None:
+        self._check_writable()
+        self._on(path, False, lambda t, r: t.rmdir(r))
 
     def symlink(self, target: str, path: str) -> None:
         self._check_writable()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
+import re
 import secrets
 import stat as stat_mod
 import tempfile
@@ -38,7 +39,7 @@ from xen2kvm.errors import (
     GuestReadOnly,
 )
 from xen2kvm.guest._walk import resolve
-from xen2kvm.guest.base import DEFAULT_READ_LIMIT, FileKind, FileStat, Guest
+from xen2kvm.guest.base import DEFAULT_READ_LIMIT, FileKind, FileStat, FilesystemInfo, Guest
 from xen2kvm.guest.disks import ROOT_MARKERS, DiskInfo, ImageInspection
 from xen2kvm.guest.local import kind_of
 
@@ -359,6 +360,14 @@ class GuestfsGuest(Guest):
             raise GuestNotAFile(path, "directory")
         self._call(path, self._h.rm, resolved)
 
+    def rmdir(self, path: str) -> None:
+        resolved, st = self._target(path)
+        if st is None:
+            raise GuestFileNotFound(path)
+        if not stat_mod.S_ISDIR(int(st["st_mode"])):
+            raise GuestPathError(path, "not a directory")
+        self._call(path, self._h.rmdir, resolved)
+
     def symlink(self, target: str, path: str) -> None:
         resolved, st = self._target(path)
         if st is not None:
@@ -423,6 +432,35 @@ class GuestfsGuest(Guest):
     def sync(self) -> None:
         if not self.read_only:
             self._call(self.name, self._h.sync)
+
+    def filesystems(self) -> list[FilesystemInfo]:
+        """Filesystems on the disks (LVM volumes are left out: they belong to no one disk)."""
+        where = {dev: mp for mp, dev in self.inspection.mountpoints.items()}
+        out: list[FilesystemInfo] = []
+        h = self._h
+        for dev, fstype in sorted(dict(h.list_filesystems()).items()):
+            m = re.fullmatch(r"/dev/sd([a-z]+)(\d*)", dev)
+            if m is None or fstype in ("unknown", ""):
+                continue
+            index = 0
+            for ch in m.group(1):
+                index = index * 26 + (ord(ch) - ord("a") + 1)
+            try:
+                uuid = h.vfs_uuid(dev) or None
+                label = h.vfs_label(dev) or None
+            except RuntimeError:
+                uuid = label = None
+            out.append(
+                FilesystemInfo(
+                    disk=index - 1,
+                    partition=int(m.group(2)) if m.group(2) else None,
+                    fstype=fstype,
+                    uuid=uuid,
+                    label=label,
+                    mountpoint=where.get(dev),
+                )
+            )
+        return out
 
     # --- lifecycle -----------------------------------------------------------------------
 

@@ -17,7 +17,12 @@ from xen2kvm.guest.disks import DiskInfo, check_image_file, probe_format
 BACKENDS = ("auto", "fuse2fs", "libguestfs")
 
 
-def probe_disks(paths: Sequence[Path], *, read_only: bool) -> list[DiskInfo]:
+def probe_disks(
+    paths: Sequence[Path],
+    *,
+    read_only: bool,
+    trusted_backing: Sequence[Path] | None = None,
+) -> list[DiskInfo]:
     """Check each image file and detect its format (raw or qcow2), in disk order."""
     if not paths:
         raise GuestError("no disk images given")
@@ -29,11 +34,18 @@ def probe_disks(paths: Sequence[Path], *, read_only: bool) -> list[DiskInfo]:
         if real in seen:
             raise GuestError(f"{path}: the same image is given twice")
         seen.add(real)
-        disks.append(probe_format(path, index))
+        backing = trusted_backing[index] if trusted_backing else None
+        disks.append(probe_format(path, index, trusted_backing=backing))
     return disks
 
 
-def open_images(paths: Sequence[Path], *, read_only: bool, backend: str = "auto") -> Guest:
+def open_images(
+    paths: Sequence[Path],
+    *,
+    read_only: bool,
+    backend: str = "auto",
+    trusted_backing: Sequence[Path] | None = None,
+) -> Guest:
     """Open a guest made of these disk images (in the guest's disk order: sda, sdb, ...).
 
     Raises GuestError (one line naming the image) for corrupt images, images without an
@@ -42,7 +54,9 @@ def open_images(paths: Sequence[Path], *, read_only: bool, backend: str = "auto"
     """
     if backend not in BACKENDS:
         raise GuestError(f"unknown image backend {backend!r} (choose from {', '.join(BACKENDS)})")
-    disks = probe_disks([Path(p) for p in paths], read_only=read_only)
+    disks = probe_disks(
+        [Path(p) for p in paths], read_only=read_only, trusted_backing=trusted_backing
+    )
     if backend in ("auto", "fuse2fs"):
         from xen2kvm.guest.fuse import BackendUnsuitable, Fuse2fsGuest
 
