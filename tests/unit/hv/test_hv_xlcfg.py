@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from xen2kvm.errors import ParseError
 from xen2kvm.hv.xlcfg import (
@@ -208,3 +210,39 @@ def test_bad_vif_specs(spec: str, words: str, offset: int) -> None:
         parse_vif_spec(spec, source="v.cfg", line=2, column=5)
     assert words in info.value.message
     assert (info.value.line, info.value.column) == (2, 5 + offset)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "phy:/dev/vg/lv,xvda1,w",
+        "tap:aio:/srv/a.img,xvdb,r",
+        "tap2:tapdisk:aio:/srv/a.img,hdc,ro",
+        "file:/srv/a.img,sdb,rw",
+        "/srv/a.img,qcow2,xvda,w",
+        "/srv/a.img,,hda,r",
+        "/srv/a.img,vhd,xvdaa2,rw",
+    ],
+)
+def test_fast_paths_agree_with_the_general_parser(spec: str) -> None:
+    from xen2kvm.hv.xlcfg import _FAST_POSITIONAL, _FAST_PREFIXED, _parse_disk_spec
+
+    assert _FAST_PREFIXED.match(spec) or _FAST_POSITIONAL.match(spec)
+    assert parse_disk_spec(spec) == _parse_disk_spec(spec)
+
+
+@given(st.lists(st.sampled_from(
+    ["phy:", "file:", "tap:", "aio:", "qcow2:", "/srv/a", ".img", ",", "xvda", "hdc", "1",
+     "raw", "w", "ro", ":cdrom", " ", "=", "sd", "b"]), max_size=10).map("".join))
+@settings(max_examples=500)
+def test_fast_paths_agree_on_generated_specs(spec: str) -> None:
+    from xen2kvm.hv.xlcfg import _parse_disk_spec
+
+    try:
+        fast = parse_disk_spec(spec)
+    except ParseError as exc:
+        with pytest.raises(ParseError) as general:
+            _parse_disk_spec(spec)
+        assert general.value.message == exc.message
+        return
+    assert fast == _parse_disk_spec(spec)
