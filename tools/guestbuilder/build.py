@@ -624,7 +624,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             # cp --sparse keeps the 2 GB image small on disk
             run(["cp", "--sparse=always", path, str(out / os.path.basename(path))])
         built = dataclasses.replace(
-            built, disks=[str(out / os.path.basename(p)) for p in built.disks]
+            built, directory=str(out), disks=[str(out / os.path.basename(p)) for p in built.disks]
         )
+        (out / "guest.json").write_text(json.dumps(dataclasses.asdict(built), indent=2) + "\n")
     print(json.dumps(dataclasses.asdict(built), indent=2) if args.json else built.directory)
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -135,7 +136,12 @@ def run(args: argparse.Namespace) -> int:
             timeout=args.timeout, memory_mb=args.memory, hostfwd=hostfwd,
             root_disk=args.root_disk, accel=args.accel,
         )
-        result = run_verify(opts)
+        # SIGTERM must unwind through run_verify's cleanup (QEMU is killed in a finally)
+        previous = signal.signal(signal.SIGTERM, _terminate)
+        try:
+            result = run_verify(opts)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
     if args.console_log:
         try:
             Path(args.console_log).write_text(result.console_log)
@@ -148,6 +154,10 @@ def run(args: argparse.Namespace) -> int:
     if result.verdict is Verdict.QEMU_ERROR:
         return ExitCode.ERROR
     return ExitCode.OK if result.ok else ExitCode.FINDINGS
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _fmt(t: float | None) -> str:

@@ -37,13 +37,14 @@ SIGNATURES: tuple[tuple[Verdict, re.Pattern[str]], ...] = tuple(
         (Verdict.NO_ROOT, r"ALERT!\s+\S.* does not exist"),  # initramfs-tools
         (Verdict.NO_ROOT, r"VFS: Unable to mount root fs"),
         (Verdict.NO_ROOT, r"VFS: Cannot open root device"),
+        (Verdict.NO_ROOT, r"Failed to mount \S+ as root file system"),  # initramfs-tools
         (Verdict.NO_ROOT, r"ERROR: device '[^']*' not found"),  # mkinitcpio
         (Verdict.NO_ROOT, r"dracut-initqueue.*timeout"),  # dracut
         (Verdict.NO_ROOT, r"dracut.*Could not boot"),
         (Verdict.NO_ROOT, r"Could not boot\.?\s*$"),
         (Verdict.NO_ROOT, r"Warning: /dev/\S+ does not exist"),  # dracut, before emergency
         (Verdict.INITRAMFS_SHELL, r"Dropping to a shell"),
-        (Verdict.INITRAMFS_SHELL, r"^\(initramfs\) "),
+        (Verdict.INITRAMFS_SHELL, r"^\(initramfs\)"),
         (Verdict.INITRAMFS_SHELL, r"Entering emergency mode"),
         (Verdict.INITRAMFS_SHELL, r"You are in emergency mode"),
         (Verdict.INITRAMFS_SHELL, r"Give root password for maintenance"),

@@ -6,6 +6,7 @@ Every QEMU we start runs in its own process group so it can always be reaped.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import json
 import os
@@ -56,10 +57,20 @@ _PROBE_BOOT_SECTOR = _PROBE_CODE.ljust(510, b"\0") + b"\x55\xaa"
 _PROBE_EXIT_STATUS = 3
 
 
+def die_with_parent() -> None:
+    """In the child before exec: get SIGKILL when the process that started us dies, so a
+    QEMU cannot outlive a verify that was itself killed (no ``finally`` runs on SIGKILL)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the process group kill still applies
+        pass
+
+
 def _popen_quiet(cmd: list[str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        start_new_session=True,
+        start_new_session=True, preexec_fn=die_with_parent,
     )
 
 

@@ -34,6 +34,7 @@ from xen2kvm.verify.qemu import (
     QemuConfig,
     Qmp,
     QmpError,
+    die_with_parent,
     disk_ops,
     has_boot_code,
     inspect_image,
@@ -385,7 +386,7 @@ def run_verify(opts: VerifyOptions) -> VerifyResult:
         with open(tmp / "qemu.stderr", "wb") as errlog:
             proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errlog,
-                start_new_session=True,
+                start_new_session=True, preexec_fn=die_with_parent,
             )
         timings.qemu_started = now()
         result.qemu_pid = proc.pid

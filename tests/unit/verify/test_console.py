@@ -173,3 +173,12 @@ def test_disk_activity_restarts_the_window() -> None:
     result = samples(SilenceJudge(predicted_silent=True, predicted_window=8.0), spec)
     assert result is not None
     assert float(result.split(":")[0]) >= 38.0
+
+
+def test_initramfs_tools_wrong_root_and_shell_prompt() -> None:
+    w = ConsoleWatcher()
+    det = w.feed(b"Failed to mount /dev/sda as root file system.\r\n", 1.0)
+    assert det is not None and det.verdict is Verdict.NO_ROOT
+    w2 = ConsoleWatcher()
+    det2 = w2.feed(b"\r\n(initramfs) \x1b[6n", 2.0)
+    assert det2 is not None and det2.verdict is Verdict.INITRAMFS_SHELL
