@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from xen2kvm.checks import REGISTRY, ConvertOptions, Mode
@@ -114,6 +116,36 @@ def _options(args: argparse.Namespace) -> ConvertOptions:
     )
 
 
+def convert_paths(
+    paths: list[Path],
+    options: ConvertOptions,
+    *,
+    dry_run: bool = False,
+    only: list[str] | None = None,
+    skip: list[str] | None = None,
+    backend: str = "auto",
+    progress: Callable[[str], None] | None = None,
+) -> ConvertReport:
+    """Convert one guest given as a root directory or its disk images."""
+    say = progress or (lambda _m: None)
+    if dry_run or is_directory(paths):
+        with open_guest(paths, read_only=dry_run, backend=backend) as g:
+            return convert_guest(
+                g, options, dry_run=dry_run, only=only or (), skip=skip or (), progress=say
+            )
+    # Images: convert into overlays, then commit with a block-level undo record (see
+    # xen2kvm.imageundo); a failure or a kill before the commit leaves the images untouched.
+    with staged(paths) as stage:
+        with open_guest(
+            stage.overlays, read_only=False, backend=backend, trusted_backing=stage.images
+        ) as g:
+            report = convert_guest(g, options, only=only or (), skip=skip or (), progress=say)
+        if report.applied:
+            say("writing the changes into the image (undo record kept)")
+            report = dataclasses.replace(report, image_undo=stage.commit())
+    return report
+
+
 def convert_one(guest: str, args: argparse.Namespace) -> tuple[int, dict[str, Any], str]:
     options = _options(args)
 
@@ -121,34 +153,15 @@ def convert_one(guest: str, args: argparse.Namespace) -> tuple[int, dict[str, An
         if not args.quiet and not args.json:
             print(f"  .. {guest}: {msg}", file=sys.stderr)
 
-    paths = guest_paths(guest)
-    if args.dry_run or is_directory(paths):
-        with open_guest(paths, read_only=args.dry_run, backend=args.backend) as g:
-            report = convert_guest(
-                g,
-                options,
-                dry_run=args.dry_run,
-                only=args.only,
-                skip=args.skip,
-                progress=progress,
-            )
-    else:
-        # Images: convert into overlays, then commit with a block-level undo record (see
-        # xen2kvm.imageundo); a failure or a kill before the commit leaves the images untouched.
-        with staged(paths) as stage:
-            with open_guest(
-                stage.overlays,
-                read_only=False,
-                backend=args.backend,
-                trusted_backing=stage.images,
-            ) as g:
-                report = convert_guest(
-                    g, options, only=args.only, skip=args.skip, progress=progress
-                )
-            if report.applied:
-                progress("writing the changes into the image (undo record kept)")
-                undo = stage.commit()
-                report = dataclasses.replace(report, image_undo=undo)
+    report = convert_paths(
+        guest_paths(guest),
+        options,
+        dry_run=args.dry_run,
+        only=args.only,
+        skip=args.skip,
+        backend=args.backend,
+        progress=progress,
+    )
     report = dataclasses.replace(report, guest=guest)
     if report.dry_run:
         code = ExitCode.FINDINGS if report.plan or report.blocking_remaining else ExitCode.OK
