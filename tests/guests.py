@@ -7,10 +7,14 @@ boots from overlays, and tests that change a guest copy it first.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,3 +73,46 @@ def verify_env() -> Iterator[dict[str, str]]:
     env = dict(os.environ)
     env["XEN2KVM_ACCEL"] = accel.name
     yield env
+
+
+def fresh_copy(guest: BuiltGuest, dest: Path) -> list[Path]:
+    """Sparse copies of a built guest's disks (for tests that change a guest, e.g. convert)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    out = []
+    for disk in guest.disks:
+        target = dest / Path(disk).name
+        if shutil.which("cp"):
+            subprocess.run(["cp", "--sparse=always", disk, str(target)], check=True)
+        else:  # pragma: no cover
+            shutil.copyfile(disk, target)
+        out.append(target)
+    return out
+
+
+def process_alive(pid: int) -> bool:
+    """True if ``pid`` exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def run_verify_cli(
+    args: list[str], env: dict[str, str], tmp_path: Path
+) -> tuple[int, dict[str, Any], str]:
+    """``xen2kvm verify ARGS --json --console-log F`` in a subprocess: (exit code, result
+    JSON, stderr). Checks on the way that QEMU was reaped and the saved log is complete."""
+    log = tmp_path / "console.log"
+    proc = subprocess.run(
+        [sys.executable, "-m", "xen2kvm", "verify", *args, "--json", "--console-log", str(log)],
+        capture_output=True, text=True, env=env, timeout=900,
+    )
+    data: dict[str, Any] = (
+        json.loads(proc.stdout) if proc.stdout.strip().startswith("{") else {}
+    )
+    if data.get("qemu_pid"):
+        assert not process_alive(data["qemu_pid"]), "QEMU must be reaped"
+    if data:
+        assert log.read_bytes().decode("utf-8", "replace") == data["console_log"]
+    return proc.returncode, data, proc.stderr

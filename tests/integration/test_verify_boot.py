@@ -6,39 +6,20 @@ guests fail with the right verdict, and a positive control shows the login/netwo
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
+from tests.guests import process_alive, run_verify_cli
 from tools.guestbuilder import BuiltGuest
 
 pytestmark = [pytest.mark.boot, pytest.mark.slow]
 
 
-def verify(args: list[str], env: dict[str, str], tmp_path: Path) -> tuple[int, dict[str, Any], str]:
-    log = tmp_path / "console.log"
-    proc = subprocess.run(
-        [sys.executable, "-m", "xen2kvm", "verify", *args, "--json", "--console-log", str(log)],
-        capture_output=True, text=True, env=env, timeout=900,
-    )
-    data = json.loads(proc.stdout) if proc.stdout.strip().startswith("{") else {}
-    if data.get("qemu_pid"):
-        assert not _alive(data["qemu_pid"]), "QEMU must be reaped"
-    if data:
-        assert log.read_bytes().decode("utf-8", "replace") == data["console_log"]
-    return proc.returncode, data, proc.stderr
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+verify = run_verify_cli
+_alive = process_alive
 
 
 def fingerprint(paths: list[str]) -> list[tuple[int, int]]:
