@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from tools.guestbuilder import BuiltGuest
+
 from xen2kvm.cli.verify import kernel_boot_spec
 
 pytestmark = [pytest.mark.image]
