@@ -147,6 +147,7 @@ def profile(roots: list[Path], count: int = 200) -> None:
     from xen2kvm.checks import ConvertOptions, Mode, run_checks
     from xen2kvm.facts import gather_facts
     from xen2kvm.guest import open_guest
+    from xen2kvm.guest.memo import MemoGuest
     from xen2kvm.inspect import InspectReport
 
     sample = roots[:count]
@@ -155,7 +156,8 @@ def profile(roots: list[Path], count: int = 200) -> None:
 
     def one(root: Path) -> None:
         t0 = time.process_time()
-        with open_guest([root], read_only=True) as g:
+        with open_guest([root], read_only=True) as guest:
+            g = MemoGuest(guest)  # as inspect_guest does
             t1 = time.process_time()
             facts = gather_facts(g)
             t2 = time.process_time()
