@@ -94,7 +94,8 @@ def render(figs: dict[str, list[dict[str, Any]]], totals: dict[str, Any] | None)
     if totals:
         out.append(
             f"pytest: {totals['tests']} tests, {totals['failures']} failed, {totals['errors']} "
-            f"errors, {totals['skipped']} skipped, {totals['time']:.0f} s."
+            f"errors, {totals['skipped']} skipped or expected failures (xfail), "
+            f"{totals['time']:.0f} s."
         )
         for name in totals["failed"][:20]:
             out.append(f"- FAILED {name}")
@@ -105,14 +106,16 @@ def render(figs: dict[str, list[dict[str, Any]]], totals: dict[str, Any] | None)
     for h in figs.get("hostile", []):
         codes = ", ".join(f"exit {k}: {v}" for k, v in sorted(h["exit_codes"].items()))
         out.append(
-            f"| Hostile guests (mounted root): {h['paths']} paths x {h['variants']} variants | "
+            f"| Hostile guests (mounted root): {h['paths']} paths, {h['variants']} kinds of "
+            "variant | "
             f"{h['cases']} cases, {h['commands']} commands | {h['clean']} clean, escapes "
             f"{h['escapes']}, hangs {h['hangs']}; {codes} |"
         )
         out.append(
             f"| ... unreadable variants (loop, FIFO, device, directory, 2 GB, 10 MB line) | "
             f"{h['unreadable_cases']} | {h['unreadable_reported']} named in a finding or an "
-            "error by inspect; the rest read as absent |"
+            "error by inspect; the others are files that guest's facts do not need (e.g. "
+            "/etc/redhat-release when /etc/centos-release answers) or directories seen as absent |"
         )
     strace = figs.get("hostile-strace", [])
     if strace:

@@ -36,6 +36,15 @@ CASES = {c.id: c for c in cases()}
 STEP_TIMEOUT = 60.0
 #: Variants whose whole point is that the file cannot be read as text.
 UNREADABLE = {"symlink-loop", "fifo", "device", "sparse-2g", "long-line-10m", "directory"}
+#: Files every conversion depends on: when one of these cannot be read, inspect must say so
+#: (a finding naming it, or an error), never carry on as if it were simply absent.
+MUST_REPORT = {
+    "/etc/fstab", "/etc/os-release", "/etc/inittab", "/etc/default/grub",
+    "/boot/grub/grub.cfg", "/boot/grub/menu.lst", "/boot/grub/grub.conf",
+    "/boot/grub2/grub.cfg", "/etc/network/interfaces", "/etc/securetty",
+    "/etc/sysconfig/network-scripts/ifcfg-eth0", "/etc/udev/rules.d/70-persistent-net.rules",
+    "/etc/netplan/50-cloud-init.yaml", "/etc/selinux/config",
+}
 
 
 def _mentions(run_out: str, path: str) -> bool:
@@ -135,6 +144,8 @@ def test_hostile_guest(case_id: str, corpus_results: dict[str, dict[str, Any]]) 
     result = corpus_results[case_id]
     assert "error" not in result, result["error"]
     assert result["problems"] == [], f"{case_id}: exit codes {result['codes']}"
+    if case.path in MUST_REPORT and case.variant in UNREADABLE:
+        assert result["reported"], f"inspect did not name unreadable {case.path}"
 
 
 _FD_PATH = re.compile(r"= \d+<([^>]*)>")

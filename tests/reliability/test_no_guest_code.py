@@ -57,6 +57,7 @@ def test_convert_never_runs_guest_executables(name: str, tmp_path: Path) -> None
         assert not canary.exists(), f"{argv[0]} ran guest code: {canary.read_text()}"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
 @pytest.mark.parametrize("name", ["DEBIAN12", "CENTOS6"])
 def test_no_execve_inside_the_guest_root(name: str, tmp_path: Path) -> None:
