@@ -143,11 +143,15 @@ def boot_virtio_blk(images: list[Path], timeout: float = 300) -> str:
     line of the first menu.lst entry, QEMU with -snapshot, ttyS0 read until a login prompt or a
     failure line."""
     with loop_mount(images[0]) as mnt, tempfile.TemporaryDirectory() as tmp:
-        menu = (mnt / "boot/grub/menu.lst").read_text()
-        kernel_m = re.search(r"^\s*kernel\s+(\S+)\s*(.*)$", menu, re.M)
-        initrd_m = re.search(r"^\s*initrd\s+(\S+)", menu, re.M)
+        kernel_m = initrd_m = None
+        for cfg, word in (("boot/grub/menu.lst", "kernel"), ("boot/grub/grub.cfg", "linux")):
+            if (mnt / cfg).is_file():
+                text = (mnt / cfg).read_text(errors="replace")
+                kernel_m = re.search(rf"^\s*{word}\s+(\S+)\s*(.*)$", text, re.M)
+                initrd_m = re.search(r"^\s*initrd\s+(\S+)", text, re.M)
+                break
         if kernel_m is None or initrd_m is None:
-            return "no menu.lst entry"
+            return "no boot entry in menu.lst or grub.cfg"
         kernel = Path(tmp) / "vmlinuz"
         initrd = Path(tmp) / "initrd"
         shutil.copyfile(mnt / kernel_m.group(1).lstrip("/"), kernel)
