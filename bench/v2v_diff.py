@@ -182,7 +182,9 @@ def boot_virtio_blk(images: list[Path], timeout: float = 300) -> str:
                     verdict = "initramfs-shell" if b"ALERT!" in tail else "panic"
                     break
                 if proc.poll() is not None:
-                    verdict = f"qemu exited {proc.returncode}"
+                    rest = proc.stdout.read() or b""
+                    last = (seen + rest).decode(errors="replace").strip().splitlines()[-1:]
+                    verdict = f"qemu exited {proc.returncode}: {' '.join(last)[:80]!r}"
                     break
                 time.sleep(0.2)
         finally:
