@@ -97,3 +97,18 @@ def test_read_only_image_is_refused_cleanly(
     finally:
         image.chmod(0o644)
     assert sha(image) == before
+
+
+def test_convert_through_libguestfs_backend(
+    image: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The appliance path: same conversion, same undo (one appliance per open)."""
+    before = sha(image)
+    assert main(["convert", str(image), "--backend", "libguestfs", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)["guests"][0]
+    assert "/etc/systemd/system/getty.target.wants/serial-getty@hvc0.service" in doc["applied"]
+    assert not [f for f in doc["remaining"] if f["severity"] != "warning"]
+    assert f"UUID={ROOT_UUID}" in debugfs_cat(image, "/etc/fstab").decode()
+    assert main(["rollback", str(image), "--json"]) == 0
+    capsys.readouterr()
+    assert sha(image) == before

@@ -304,6 +304,13 @@ class GuestfsGuest(Guest):
         # Any write may change what a cached path resolves to.
         self._cache.clear()
 
+    def _change(self, path: str, fn: Callable[..., T], *args: Any) -> T:
+        """A call that changes the guest: what was cached about paths is stale after it."""
+        try:
+            return self._call(path, fn, *args)
+        finally:
+            self._cache.clear()
+
     def _target(self, path: str) -> tuple[str, _Stat | None]:
         self._writable()
         resolved, st = self._resolve(path, follow_last=False)
@@ -358,7 +365,7 @@ class GuestfsGuest(Guest):
             raise GuestFileNotFound(path)
         if stat_mod.S_ISDIR(int(st["st_mode"])):
             raise GuestNotAFile(path, "directory")
-        self._call(path, self._h.rm, resolved)
+        self._change(path, self._h.rm, resolved)
 
     def rmdir(self, path: str) -> None:
         resolved, st = self._target(path)
@@ -366,30 +373,30 @@ class GuestfsGuest(Guest):
             raise GuestFileNotFound(path)
         if not stat_mod.S_ISDIR(int(st["st_mode"])):
             raise GuestPathError(path, "not a directory")
-        self._call(path, self._h.rmdir, resolved)
+        self._change(path, self._h.rmdir, resolved)
 
     def symlink(self, target: str, path: str) -> None:
         resolved, st = self._target(path)
         if st is not None:
             raise GuestPathError(path, "already exists")
-        self._call(path, self._h.ln_s, target, resolved)
+        self._change(path, self._h.ln_s, target, resolved)
 
     def mkdir(self, path: str, mode: int = 0o755) -> None:
         resolved, st = self._target(path)
         if st is not None:
             raise GuestPathError(path, "already exists")
-        self._call(path, self._h.mkdir_mode, resolved, mode)
+        self._change(path, self._h.mkdir_mode, resolved, mode)
 
     def chmod(self, path: str, mode: int) -> None:
         self._writable()
         resolved, _ = self._existing(path, follow_last=True)
-        self._call(path, self._h.chmod, mode, resolved)
+        self._change(path, self._h.chmod, mode, resolved)
 
     def chown(self, path: str, uid: int, gid: int) -> None:
         resolved, st = self._target(path)
         if st is None:
             raise GuestFileNotFound(path)
-        self._call(path, self._h.lchown, uid, gid, resolved)
+        self._change(path, self._h.lchown, uid, gid, resolved)
 
     def getxattrs(self, path: str) -> dict[str, bytes]:
         resolved, _ = self._existing(path, follow_last=False)
