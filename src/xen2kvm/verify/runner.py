@@ -392,8 +392,9 @@ def run_verify(opts: VerifyOptions) -> VerifyResult:
         result.qemu_pid = proc.pid
         if not wait_for_socket(cfg.serial_socket, proc, 30.0):
             return _finish(result, Verdict.QEMU_ERROR, "QEMU did not start", [], tmp, t0)
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.connect(str(cfg.serial_socket))
+        sock = _connect(cfg.serial_socket, proc, 30.0)
+        if sock is None:
+            return _finish(result, Verdict.QEMU_ERROR, "QEMU's serial socket refused", [], tmp, t0)
         console = _Console(sock, watcher, t0)
         if wait_for_socket(cfg.qmp_socket, proc, 30.0):
             try:
@@ -450,6 +451,22 @@ def run_verify(opts: VerifyOptions) -> VerifyResult:
             timings.kernel_started = judge.kernel_seen_at
         timings.finished = now()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _connect(path: Path, proc: subprocess.Popen[bytes], timeout: float) -> socket.socket | None:
+    """Connect to QEMU's listening socket. The socket file appears when QEMU binds it, a moment
+    before it listens: a refused connection is retried while QEMU lives (seen under load)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(str(path))
+            return sock
+        except (ConnectionRefusedError, FileNotFoundError):
+            sock.close()
+            if proc.poll() is not None or time.monotonic() > deadline:
+                return None
+            time.sleep(0.05)
 
 
 def _read_tail(path: Path, limit: int = 4000) -> str:
