@@ -17,10 +17,14 @@ SCHEMA = "xen2kvm.rollback/1"
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "rollback",
-        help="undo conversions from the journal kept in the guest",
-        description="Restore every file a conversion changed (content, mode, owner, xattrs, "
-        "symlinks), newest transaction first, including one interrupted mid-apply; then "
-        "remove the journal. Exit 0: restored (or nothing to undo); 2: error.",
+        help="undo conversions (image undo records, or the journal kept in the guest)",
+        description="Disk images: restore them byte for byte from the undo records convert "
+        "wrote beside them (IMAGE.xen2kvm-undo.N), if the images still hold exactly what the "
+        "conversion wrote. Otherwise (a mounted root, or a guest that has booted since): "
+        "restore every file a conversion changed (content, mode, owner, xattrs, symlinks) "
+        "from the journal inside the guest, newest transaction first, including one "
+        "interrupted mid-apply, then remove the journal. Exit 0: restored (or nothing to "
+        "undo); 2: error.",
     )
     add_guest_args(p)
     p.set_defaults(func=main)
