@@ -153,12 +153,16 @@ class Staging:
             )
             self.overlays.append(overlay)
 
-    def commit(self) -> list[str]:
-        """Write the overlays' changes into the images, keeping an undo record of each."""
+    def commit(self, *, keep_undo: bool = True) -> list[str]:
+        """Write the overlays' changes into the images, keeping an undo record of each
+        (``keep_undo=False`` for a rollback, whose changes are not themselves undone)."""
         records: list[str] = []
         for image, fmt, overlay in zip(self.images, self.formats, self.overlays, strict=True):
             regions = changed_regions(overlay)
             if not regions:
+                continue
+            if not keep_undo:
+                _run(["qemu-img", "commit", "-q", "-f", "qcow2", "-d", str(overlay)], str(overlay))
                 continue
             if fmt == "qcow2":
                 name = SNAPSHOT_PREFIX + str(len(_snapshots(image)) + 1)

@@ -114,6 +114,11 @@ class Journal:
             raise TransactionError(f"{source}: unreadable journal ({exc})") from exc
 
 
+def has_journal(guest: Guest) -> bool:
+    """Whether the guest holds anything of xen2kvm's journal (read-only check)."""
+    return any(name.startswith("tx-") for name in guest.try_listdir(JOURNAL_ROOT))
+
+
 @dataclass(frozen=True)
 class ApplyResult:
     txid: str

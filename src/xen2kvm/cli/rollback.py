@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from xen2kvm.cli.common import add_guest_args, guest_paths, is_directory, run_per_guest
 from xen2kvm.errors import ExitCode
 from xen2kvm.guest import open_guest
-from xen2kvm.imageundo import rollback_images
-from xen2kvm.transaction import Transaction
+from xen2kvm.imageundo import rollback_images, staged
+from xen2kvm.transaction import RollbackResult, Transaction, has_journal
 
 SCHEMA = "xen2kvm.rollback/1"
 
@@ -34,6 +35,26 @@ def main(args: argparse.Namespace) -> int:
     return run_per_guest(args, SCHEMA, rollback_one)
 
 
+def _journal_rollback_of_images(paths: list[Path], backend: str) -> RollbackResult | None:
+    """The journal inside the guest, applied to images without touching them needlessly.
+
+    Mounting a filesystem read-write changes its superblock, so the images are first looked
+    at read-only; a guest with no journal is left alone. The rollback itself runs in overlays
+    committed only when it succeeds: a failed rollback leaves the images as they were.
+    """
+    with open_guest(paths, read_only=True, backend=backend) as g:
+        if not has_journal(g):
+            return None
+    with staged(paths) as stage:
+        with open_guest(
+            stage.overlays, read_only=False, backend=backend, trusted_backing=stage.images
+        ) as g:
+            result = Transaction(g).rollback()
+        if result.txids:  # a read-write mount alone changes the superblock: commit real work only
+            stage.commit(keep_undo=False)
+    return result
+
+
 def rollback_one(guest: str, args: argparse.Namespace) -> tuple[int, dict[str, Any], str]:
     paths = guest_paths(guest)
     image = None
@@ -42,9 +63,11 @@ def rollback_one(guest: str, args: argparse.Namespace) -> tuple[int, dict[str, A
         # has changed since (it booted); then the file-level journal inside it is used.
         image = rollback_images(paths)
     result = None
-    if image is None or not image.restored or image.stale:
+    if image is None:
         with open_guest(paths, read_only=False, backend=args.backend) as g:
             result = Transaction(g).rollback()
+    elif not image.restored or image.stale:
+        result = _journal_rollback_of_images(paths, args.backend)
     doc = {
         "guest": guest,
         "transactions": result.txids if result else [],
