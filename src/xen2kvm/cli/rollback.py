@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
 from xen2kvm.cli.common import add_guest_args, guest_paths, is_directory, run_per_guest
-from xen2kvm.errors import ExitCode
+from xen2kvm.errors import ExitCode, GuestReadOnly
 from xen2kvm.guest import open_guest
 from xen2kvm.imageundo import rollback_images, staged
 from xen2kvm.transaction import RollbackResult, Transaction, has_journal
@@ -59,6 +60,9 @@ def rollback_one(guest: str, args: argparse.Namespace) -> tuple[int, dict[str, A
     paths = guest_paths(guest)
     image = None
     if not is_directory(paths) and all(p.is_file() for p in paths):
+        for p in paths:  # refused up front, whether or not there turns out to be work
+            if not p.stat().st_mode & 0o222 or not os.access(p, os.W_OK):
+                raise GuestReadOnly(f"{p}: the image file is read-only; cannot roll it back")
         # Images: the block-level undo records restore them byte for byte, unless the guest
         # has changed since (it booted); then the file-level journal inside it is used.
         image = rollback_images(paths)
