@@ -165,15 +165,10 @@ class Transaction:
         self.guest.sync()
 
     def _makedirs(self, path: str, created: list[str]) -> None:
-        path = normalize(path)
-        if path == "/" or self.guest.lexists(path):
-            if not self.guest.is_dir(path):
-                raise TransactionError(f"{path} exists in the guest but is not a directory")
-            return
-        self._makedirs(posixpath.dirname(path), created)
-        self._op()
-        self.guest.mkdir(path, 0o755 if not path.startswith(JOURNAL_ROOT) else 0o700)
-        created.append(path)
+        for d in self._missing_dirs(path):
+            self._op()
+            self.guest.mkdir(d, 0o700 if d.startswith(JOURNAL_ROOT) else 0o755)
+            created.append(d)
 
     def _missing_dirs(self, path: str) -> list[str]:
         """Directories that must be created for ``path`` to exist, outermost first."""

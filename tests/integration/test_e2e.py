@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.guests import fresh_copy
 from tools.guestbuilder import BuiltGuest
 
 pytestmark = [pytest.mark.boot, pytest.mark.slow]
@@ -33,16 +34,6 @@ def xen2kvm(
     )
     doc = json.loads(proc.stdout) if proc.stdout.strip().startswith("{") else {}
     return proc.returncode, doc, proc.stderr
-
-
-def copy_disks(guest: BuiltGuest, dest: Path) -> list[Path]:
-    dest.mkdir(parents=True, exist_ok=True)
-    out = []
-    for disk in guest.disks:
-        target = dest / Path(disk).name
-        subprocess.run(["cp", "--sparse=always", disk, str(target)], check=True)
-        out.append(target)
-    return out
 
 
 def sha(paths: list[Path]) -> list[str]:
@@ -65,7 +56,7 @@ def convert_and_verify(
     boot: str = "kernel",
     rollback: bool = False,
 ) -> dict[str, Any]:
-    disks = copy_disks(guest, tmp_path / "disks")
+    disks = fresh_copy(guest, tmp_path / "disks")
     original = sha(disks) if rollback else []
     code, doc, err = xen2kvm("convert", ",".join(map(str, disks)), "--mode", mode)
     assert code == 0, err or doc
