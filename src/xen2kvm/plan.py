@@ -13,11 +13,14 @@ import base64
 import difflib
 import hashlib
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from xen2kvm.errors import GuestFileNotFound, GuestPathError, Xen2KvmError
+from xen2kvm.errors import GuestPathError, Xen2KvmError
 from xen2kvm.guest.base import DEFAULT_READ_LIMIT, LARGE_READ_LIMIT, FileKind, Guest, normalize
+
+T = TypeVar("T")
 
 ActionKind = Literal["write", "remove", "symlink", "append"]
 
@@ -85,6 +88,12 @@ class PlanBuilder:
     def __init__(self, guest: Guest) -> None:
         self.guest = guest
         self._pending: dict[str, _Pending] = {}
+        #: path as asked -> (normalised path, where it lands in the guest). The guest does not
+        #: change while a plan is built over it, so each path is resolved once.
+        self._keys: dict[str, tuple[str, str]] = {}
+        #: name -> (value, the files it was derived from); see :meth:`derived`.
+        self._derived: dict[str, tuple[object, set[str]]] = {}
+        self._reads: set[str] | None = None  # collecting for a derived value
         #: Files checks wanted but could not read safely (loops, FIFOs, huge files).
         self.problems: list[str] = []
 
@@ -100,9 +109,14 @@ class PlanBuilder:
         Editing ``/etc/grub.conf -> ../boot/grub/grub.conf`` must change the real file and keep
         the link; a dangling or looping link is an error for the caller to report.
         """
-        path = normalize(path)
-        if path in self._pending:
-            return path
+        hit = self._keys.get(path)
+        if hit is None:
+            norm = normalize(path)
+            hit = self._keys[path] = (norm, self._resolve(norm))
+        norm, resolved = hit
+        return norm if norm in self._pending else resolved
+
+    def _resolve(self, path: str) -> str:
         st = self.guest.try_lstat(path)
         if st is not None and st.kind is FileKind.SYMLINK:
             try:
@@ -122,6 +136,8 @@ class PlanBuilder:
         and is recorded in :attr:`problems`.
         """
         key = self._key(path)
+        if self._reads is not None:
+            self._reads.add(key)
         p = self._pending.get(key)
         if p is not None:
             if p.kind == "remove" or p.kind == "symlink":
@@ -131,9 +147,7 @@ class PlanBuilder:
                 return base + p.content
             return p.content
         try:
-            return self.guest.read_bytes(key, limit=limit)
-        except GuestFileNotFound:
-            return None
+            return self.guest.read_bytes_if_exists(key, limit=limit)
         except GuestPathError as err:
             self._problem(err)
             return None
@@ -150,6 +164,34 @@ class PlanBuilder:
         return self.guest.lexists(key)
 
     # --- recording changes ---------------------------------------------------------------
+
+    def derived(self, name: str, compute: Callable[[], T]) -> T:
+        """``compute()``, reused until the plan next changes.
+
+        For views several checks derive from the same files (every kernel command line in
+        the guest is looked at by five checks). ``compute`` must read only through this plan,
+        and callers must not modify what it returns.
+        """
+        hit = self._derived.get(name)
+        if hit is not None:
+            if self._reads is not None:
+                self._reads |= hit[1]
+            return hit[0]  # type: ignore[return-value]
+        outer, self._reads = self._reads, set()
+        try:
+            value = compute()
+            reads = self._reads
+        finally:
+            self._reads = outer
+        if outer is not None:
+            outer |= reads
+        self._derived[name] = (value, reads)
+        return value
+
+    def _changed(self, key: str) -> None:
+        """Forget derived values read from ``key``, which a check just changed."""
+        for name in [n for n, (_v, reads) in self._derived.items() if key in reads]:
+            del self._derived[name]
 
     def _note(self, p: _Pending, check: str, reason: str) -> None:
         if check not in p.checks:
@@ -181,6 +223,7 @@ class PlanBuilder:
         p.mode = mode if mode is not None else p.mode
         self._note(p, check, reason)
         self._pending[key] = p
+        self._changed(key)
 
     def remove(self, path: str, *, check: str, reason: str) -> None:
         key = normalize(path)  # remove the link itself, never its target
@@ -190,10 +233,12 @@ class PlanBuilder:
         if not self.guest.lexists(key):
             # Created by an earlier check in this plan and now removed: nothing to do.
             del self._pending[key]
+            self._changed(key)
             return
         p.kind, p.content, p.target = "remove", b"", ""
         self._note(p, check, reason)
         self._pending[key] = p
+        self._changed(key)
 
     def symlink(self, path: str, target: str, *, check: str, reason: str) -> None:
         key = normalize(path)
@@ -209,6 +254,7 @@ class PlanBuilder:
         p.kind, p.target, p.content = "symlink", target, b""
         self._note(p, check, reason)
         self._pending[key] = p
+        self._changed(key)
 
     def append(
         self, path: str, data: bytes, *, check: str, reason: str, summary: list[str]
@@ -219,6 +265,7 @@ class PlanBuilder:
         p = _Pending("append", content=data, summary=list(summary))
         self._note(p, check, reason)
         self._pending[key] = p
+        self._changed(key)
 
     def _original(self, path: str) -> bytes | None:
         try:

@@ -106,6 +106,10 @@ class RecordingGuest(LocalGuest):
         self.read.add(path)
         return super().read_bytes(path, limit=limit)
 
+    def read_bytes_if_exists(self, path: str, *, limit: int = DEFAULT_READ_LIMIT) -> bytes | None:
+        self.read.add(path)
+        return super().read_bytes_if_exists(path, limit=limit)
+
     def listdir(self, path: str) -> list[str]:
         self.listed.add(path)
         return super().listdir(path)

@@ -190,7 +190,14 @@ def _edit_grubenv(text: str, edit: CmdlineEdit) -> str | None:
 
 
 def all_cmdlines(ctx: CheckContext) -> list[tuple[str, KernelCmdline]]:
-    """Every kernel command line found (path, line), for detection."""
+    """Every kernel command line found (path, line), for detection: do not modify them.
+
+    Parsed once per state of the plan; five checks ask, most of them before any change.
+    """
+    return ctx.plan.derived("all_cmdlines", lambda: _all_cmdlines(ctx))
+
+
+def _all_cmdlines(ctx: CheckContext) -> list[tuple[str, KernelCmdline]]:
     collected: list[tuple[str, KernelCmdline]] = []
     for path in grub_legacy_paths(ctx):
         cfg = grub_legacy.parse(ctx.read_text(path) or "", source=path)

@@ -37,15 +37,16 @@ class FactReader:
     def text(self, path: str, *, limit: int = CONFIG_LIMIT) -> str | None:
         """A text file's content; None if absent or unreadable (the latter recorded)."""
         try:
-            return self.guest.read_text(path, limit=limit)
+            data = self.guest.read_bytes_if_exists(path, limit=limit)
         except GuestPathError as err:
             if not _absent(err):
                 self.problem(str(err))
             return None
+        return None if data is None else data.decode("utf-8", "surrogateescape")
 
     def lstat(self, path: str) -> FileStat | None:
         try:
-            return self.guest.lstat(path)
+            return self.guest.lstat_if_exists(path)
         except GuestPathError as err:
             if not _absent(err):
                 self.problem(str(err))
@@ -53,7 +54,7 @@ class FactReader:
 
     def stat(self, path: str) -> FileStat | None:
         try:
-            return self.guest.stat(path)
+            return self.guest.stat_if_exists(path)
         except GuestPathError as err:
             if not _absent(err):
                 self.problem(str(err))

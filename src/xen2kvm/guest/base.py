@@ -124,6 +124,28 @@ class Guest(ABC):
         """Read a text file. Invalid UTF-8 is kept (surrogateescape) so a rewrite round-trips."""
         return self.read_bytes(path, limit=limit).decode("utf-8", "surrogateescape")
 
+    # The *_if_exists forms say "absent" with None instead of raising GuestFileNotFound: most
+    # of what facts and checks look for is absent, and a backend can answer that without
+    # building an exception (LocalGuest, MemoGuest). Every other problem still raises.
+
+    def lstat_if_exists(self, path: str) -> FileStat | None:
+        try:
+            return self.lstat(path)
+        except GuestFileNotFound:
+            return None
+
+    def stat_if_exists(self, path: str) -> FileStat | None:
+        try:
+            return self.stat(path)
+        except GuestFileNotFound:
+            return None
+
+    def read_bytes_if_exists(self, path: str, *, limit: int = DEFAULT_READ_LIMIT) -> bytes | None:
+        try:
+            return self.read_bytes(path, limit=limit)
+        except GuestFileNotFound:
+            return None
+
     def try_stat(self, path: str) -> FileStat | None:
         try:
             return self.stat(path)
@@ -158,10 +180,8 @@ class Guest(ABC):
 
     def try_read_text(self, path: str, *, limit: int = DEFAULT_READ_LIMIT) -> str | None:
         """Text of a regular file, or None if it is absent. Other problems raise."""
-        try:
-            return self.read_text(path, limit=limit)
-        except GuestFileNotFound:
-            return None
+        data = self.read_bytes_if_exists(path, limit=limit)
+        return None if data is None else data.decode("utf-8", "surrogateescape")
 
     def try_listdir(self, path: str) -> list[str]:
         try:

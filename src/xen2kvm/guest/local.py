@@ -7,8 +7,10 @@ object is opened relative to its already-confined parent. Nothing outside the ro
 named to the kernel, so a guest's ``/etc/fstab -> /etc/shadow`` reads the guest's own shadow.
 
 Written by hand because neither the standard library nor a maintained package offers
-root-confined resolution (Linux ``openat2(RESOLVE_IN_ROOT)`` does, but Python does not expose
-it and it is missing on older kernels).
+root-confined resolution. Where the kernel has ``openat2(RESOLVE_IN_ROOT)`` (Linux 5.6+), reads
+let the kernel do the same confinement in one system call (``_openat2.py``) and fall back to
+the walk for anything but success or "no such file", so every error is still worded by the
+walk; writes always walk (they need the parent directory's fd anyway).
 """
 
 from __future__ import annotations
@@ -31,9 +33,13 @@ from xen2kvm.errors import (
     GuestSymlinkLoop,
     Xen2KvmError,
 )
+from xen2kvm.guest import _openat2
 from xen2kvm.guest.base import DEFAULT_READ_LIMIT, FileKind, FileStat, Guest
 
 MAX_SYMLINKS = 40
+#: What LocalGuest._kernel_open returns instead of an fd.
+_ABSENT = -1
+_WALK = -2
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ_CHUNK = 1 << 20
 
@@ -85,7 +91,19 @@ class _Resolved:
 class LocalGuest(Guest):
     """A guest root that is a host directory. Never requires root privileges by itself."""
 
-    def __init__(self, root: Path | str, *, read_only: bool = True, name: str | None = None):
+    def __init__(
+        self,
+        root: Path | str,
+        *,
+        read_only: bool = True,
+        name: str | None = None,
+        resolver: str = "auto",
+    ):
+        """``resolver``: ``"auto"`` lets the kernel resolve reads where it can (openat2),
+        ``"walk"`` always walks component by component (the fallback, kept testable)."""
+        if resolver not in ("auto", "walk"):
+            raise ValueError(f"unknown resolver {resolver!r}")
+        self._open2 = _openat2.load() if resolver == "auto" else None
         self.root = Path(root)
         self.name = name or str(root)
         self.read_only = read_only
@@ -176,6 +194,61 @@ class LocalGuest(Guest):
             for fd in fds:
                 os.close(fd)
 
+    def _kernel_open(self, path: str, flags: int) -> int:
+        """``path`` opened by the kernel, confined to the root: an fd, ``_ABSENT`` (no such
+        file) or ``_WALK`` (let the walk decide).
+
+        Only success and "no such file" are taken from the kernel; any other failure (a loop,
+        a non-directory in the middle, a too-long name...) is left to the walk, which words
+        the error the same way on every host.
+        """
+        open2 = self._open2
+        if open2 is None or not isinstance(path, str) or "\0" in path:
+            return _WALK
+        if path.endswith("/") or "/." in path or path.startswith("."):
+            # The walk ignores a trailing "/" or "/." where the kernel would follow a final
+            # symlink because of it: hand the kernel the walk's reading of the path.
+            path = "/" + "/".join(c for c in path.split("/") if c not in ("", "."))
+        fd = open2(self._root_fd, os.fsencode(path) or b"/", flags)
+        if fd >= 0:
+            return fd
+        return _ABSENT if fd == -errno.ENOENT else _WALK
+
+    def _fast_open(self, path: str, flags: int) -> int | None:
+        """As :meth:`_kernel_open`, raising GuestFileNotFound for an absent file."""
+        fd = self._kernel_open(path, flags)
+        if fd == _ABSENT:
+            raise GuestFileNotFound(path)
+        return None if fd == _WALK else fd
+
+    def _kernel_stat(self, path: str, flags: int) -> os.stat_result | int:
+        """The stat of ``path`` as opened with ``flags``, or ``_ABSENT`` or ``_WALK``."""
+        fd = self._kernel_open(path, flags)
+        if fd < 0:
+            return fd
+        try:
+            return os.fstat(fd)
+        finally:
+            os.close(fd)
+
+    def _fast_stat(self, path: str, flags: int) -> os.stat_result | None:
+        st = self._kernel_stat(path, flags)
+        if st == _ABSENT:
+            raise GuestFileNotFound(path)
+        return None if isinstance(st, int) else st
+
+    def lstat_if_exists(self, path: str) -> FileStat | None:
+        st = self._kernel_stat(path, os.O_PATH | os.O_NOFOLLOW)
+        if isinstance(st, int):
+            return None if st == _ABSENT else super().lstat_if_exists(path)
+        return _to_stat(st)
+
+    def stat_if_exists(self, path: str) -> FileStat | None:
+        st = self._kernel_stat(path, os.O_PATH)
+        if isinstance(st, int):
+            return None if st == _ABSENT else super().stat_if_exists(path)
+        return _to_stat(st)
+
     def _lstat_resolved(self, r: _Resolved, path: str) -> os.stat_result:
         try:
             if r.name is None:
@@ -189,10 +262,16 @@ class LocalGuest(Guest):
     # --- reading ---------------------------------------------------------------------------
 
     def lstat(self, path: str) -> FileStat:
+        st = self._fast_stat(path, os.O_PATH | os.O_NOFOLLOW)
+        if st is not None:
+            return _to_stat(st)
         with self._walk(path, follow_last=False) as r:
             return _to_stat(self._lstat_resolved(r, path))
 
     def stat(self, path: str) -> FileStat:
+        st = self._fast_stat(path, os.O_PATH)
+        if st is not None:
+            return _to_stat(st)
         with self._walk(path, follow_last=True) as r:
             return _to_stat(self._lstat_resolved(r, path))
 
@@ -214,29 +293,43 @@ class LocalGuest(Guest):
             raise GuestNotAFile(path, "non-regular file")
         return fd
 
-    def read_bytes(self, path: str, *, limit: int = DEFAULT_READ_LIMIT) -> bytes:
-        with self._walk(path, follow_last=True) as r:
-            fd = self._open_regular(r, path, os.O_RDONLY)
-        try:
-            if os.fstat(fd).st_size > limit:
-                raise GuestFileTooLarge(path, limit)
-            chunks: list[bytes] = []
-            total = 0
-            while True:
-                chunk = os.read(fd, min(_READ_CHUNK, limit + 1 - total))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                total += len(chunk)
-                if total > limit:
-                    raise GuestFileTooLarge(path, limit)
-            return b"".join(chunks)
-        except OSError as exc:
-            raise GuestPathError(path, exc.strerror or str(exc)) from exc
-        finally:
+    def _kernel_open_regular(self, path: str) -> int:
+        """A regular file opened for reading by the kernel: an fd, ``_ABSENT`` or ``_WALK``."""
+        st = self._kernel_stat(path, os.O_PATH)
+        if isinstance(st, int):
+            return st
+        if not stat_mod.S_ISREG(st.st_mode):  # refused before anything opens it for reading
+            raise GuestNotAFile(path, kind_of(st.st_mode).value)
+        fd = self._kernel_open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        if fd >= 0 and not stat_mod.S_ISREG(os.fstat(fd).st_mode):  # swapped under us
             os.close(fd)
+            raise GuestNotAFile(path, "non-regular file")
+        return fd
+
+    def read_bytes(self, path: str, *, limit: int = DEFAULT_READ_LIMIT) -> bytes:
+        fd = self._kernel_open_regular(path)
+        if fd == _ABSENT:
+            raise GuestFileNotFound(path)
+        if fd == _WALK:
+            with self._walk(path, follow_last=True) as r:
+                fd = self._open_regular(r, path, os.O_RDONLY)
+        return _read_fd(fd, path, limit)
+
+    def read_bytes_if_exists(self, path: str, *, limit: int = DEFAULT_READ_LIMIT) -> bytes | None:
+        fd = self._kernel_open_regular(path)
+        if fd == _ABSENT:  # the common case, answered without raising
+            return None
+        if fd == _WALK:
+            return super().read_bytes_if_exists(path, limit=limit)
+        return _read_fd(fd, path, limit)
 
     def listdir(self, path: str) -> list[str]:
+        fd = self._fast_open(path, os.O_RDONLY | os.O_DIRECTORY)
+        if fd is not None:
+            try:
+                return sorted(os.listdir(fd))
+            finally:
+                os.close(fd)
         with self._walk(path, follow_last=True) as r:
             try:
                 fd = (
@@ -254,6 +347,14 @@ class LocalGuest(Guest):
             os.close(fd)
 
     def readlink(self, path: str) -> str:
+        fd = self._fast_open(path, os.O_PATH | os.O_NOFOLLOW)
+        if fd is not None:
+            try:
+                return os.readlink("", dir_fd=fd)
+            except OSError:
+                pass  # not a symlink: the walk says so in its words
+            finally:
+                os.close(fd)
         with self._walk(path, follow_last=False) as r:
             if r.name is None:
                 raise GuestPathError(path, "not a symlink")
@@ -320,8 +421,10 @@ class LocalGuest(Guest):
                     view = memoryview(data)
                     while view:
                         view = view[os.write(fd, view) :]
-                    want_mode = mode if mode is not None else (
-                        stat_mod.S_IMODE(old.st_mode) if old is not None else 0o644
+                    want_mode = (
+                        mode
+                        if mode is not None
+                        else (stat_mod.S_IMODE(old.st_mode) if old is not None else 0o644)
                     )
                     want_uid = uid if uid is not None else (old.st_uid if old else os.geteuid())
                     want_gid = gid if gid is not None else (old.st_gid if old else os.getegid())
@@ -385,8 +488,10 @@ class LocalGuest(Guest):
                 os.fchmod(r.dir_fd, mode)
                 return
             flags = _DIR_FLAGS if stat_mod.S_ISDIR(st.st_mode) else os.O_RDONLY
-            fd = self._open_regular(r, path, flags) if flags == os.O_RDONLY else os.open(
-                r.name, flags, dir_fd=r.dir_fd
+            fd = (
+                self._open_regular(r, path, flags)
+                if flags == os.O_RDONLY
+                else os.open(r.name, flags, dir_fd=r.dir_fd)
             )
             try:
                 os.fchmod(fd, mode)
@@ -437,6 +542,28 @@ class LocalGuest(Guest):
 
     def sync(self) -> None:
         os.sync()
+
+
+def _read_fd(fd: int, path: str, limit: int) -> bytes:
+    """Read an opened regular file, at most ``limit`` bytes; the fd is closed."""
+    try:
+        if os.fstat(fd).st_size > limit:
+            raise GuestFileTooLarge(path, limit)
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            chunk = os.read(fd, min(_READ_CHUNK, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > limit:
+                raise GuestFileTooLarge(path, limit)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise GuestPathError(path, exc.strerror or str(exc)) from exc
+    finally:
+        os.close(fd)
 
 
 def _write_error(path: str, exc: OSError) -> Xen2KvmError:

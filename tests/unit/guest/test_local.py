@@ -17,8 +17,19 @@ from xen2kvm.errors import (
     GuestReadOnly,
     GuestSymlinkLoop,
 )
+from xen2kvm.guest import _openat2
 from xen2kvm.guest.base import FileKind
 from xen2kvm.guest.local import LocalGuest
+
+
+@pytest.fixture(autouse=True, params=["openat2", "walk"])
+def resolver(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs twice: reads resolved by the kernel (openat2) and by the walk alone."""
+    if request.param == "walk":
+        monkeypatch.setattr(_openat2, "load", lambda: None)
+    elif _openat2.load() is None:
+        pytest.skip("openat2(RESOLVE_IN_ROOT) is not usable on this host")
+    return str(request.param)
 
 
 @pytest.fixture
@@ -159,3 +170,28 @@ def test_missing_and_non_directory_paths(root: Path, tmp_path: Path) -> None:
     assert g.glob("/etc/host*") == ["/etc/hostname"]
     assert g.listdir("/") == ["boot", "etc", "hostdir"]
     assert g.is_dir("/") and g.realpath("/") == "/"
+
+
+def test_if_exists_forms_say_absent_without_raising(root: Path) -> None:
+    g = LocalGuest(root)
+    assert g.lstat_if_exists("/nope") is None
+    assert g.stat_if_exists("/nope/deeper") is None
+    assert g.read_bytes_if_exists("/etc/missing") is None
+    assert g.read_bytes_if_exists("/etc/hostname") == b"guest\n"
+    assert g.stat_if_exists("/etc/abs-inside").kind is FileKind.FILE
+    assert g.lstat_if_exists("/etc/abs-inside").kind is FileKind.SYMLINK
+    # Anything but absence still raises.
+    with pytest.raises(GuestSymlinkLoop):
+        g.stat_if_exists("/etc/loop-a")
+    with pytest.raises(GuestNotAFile):
+        g.read_bytes_if_exists("/etc/fifo")
+    with pytest.raises(GuestFileTooLarge):
+        g.read_bytes_if_exists("/etc/sparse")
+
+
+def test_trailing_slash_does_not_follow_a_final_symlink(root: Path) -> None:
+    g = LocalGuest(root)
+    # The walk's reading: "/etc/abs-inside/" names the link itself for lstat.
+    assert g.lstat("/etc/abs-inside/").kind is FileKind.SYMLINK
+    assert g.lstat("/etc/abs-inside/.").kind is FileKind.SYMLINK
+    assert g.readlink("etc/abs-inside/") == "/etc/hostname"

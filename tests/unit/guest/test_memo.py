@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from xen2kvm.errors import GuestFileNotFound, GuestFileTooLarge
+from xen2kvm.errors import GuestFileNotFound, GuestFileTooLarge, GuestSymlinkLoop
 from xen2kvm.guest.memo import MemoGuest
 from xen2kvm.guest.memory import MemoryGuest, Symlink
 
@@ -60,3 +60,30 @@ def test_listdir_results_cannot_be_changed_by_callers() -> None:
     view = MemoGuest(MemoryGuest({"/etc/a": "", "/etc/b": ""}))
     view.listdir("/etc").append("evil")
     assert view.listdir("/etc") == ["a", "b"]
+
+
+def test_absence_is_one_question_whichever_way_it_is_asked() -> None:
+    inner = Counting({"/etc/hostname": "guest\n"})
+    view = MemoGuest(inner)
+    assert view.try_lstat("/etc/nothing") is None
+    assert view.lstat_if_exists("/etc/nothing") is None
+    assert not view.lexists("/etc/nothing")
+    with pytest.raises(GuestFileNotFound):
+        view.lstat("/etc/nothing")
+    assert inner.calls.count(("lstat", "/etc/nothing")) == 1
+    assert view.read_bytes_if_exists("/etc/nothing") is None
+    assert view.read_bytes_if_exists("/etc/hostname") == b"guest\n"
+    with pytest.raises(GuestFileNotFound):
+        view.read_bytes("/etc/nothing")
+    assert inner.calls.count(("read", "/etc/nothing")) == 1
+
+
+def test_if_exists_forms_still_raise_other_problems() -> None:
+    view = MemoGuest(Counting({"/etc/big": "x" * 100, "/etc/loop": Symlink("/etc/loop")}))
+    for _ in range(2):
+        with pytest.raises(GuestFileTooLarge):
+            view.read_bytes_if_exists("/etc/big", limit=10)
+        with pytest.raises(GuestSymlinkLoop):
+            view.stat_if_exists("/etc/loop")
+        assert view.try_stat("/etc/loop") is None
+        assert view.lexists("/etc/loop") and not view.exists("/etc/loop")
