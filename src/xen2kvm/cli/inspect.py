@@ -52,7 +52,7 @@ def inspect_one(guest: str, args: argparse.Namespace) -> tuple[int, dict[str, An
     with open_guest(guest_paths(guest), read_only=True, backend=args.backend) as g:
         report = inspect_guest(g, options)
     code = ExitCode.OK if report.ready else ExitCode.FINDINGS
-    return code, report.to_json(), render(report)
+    return code, report.to_json(), "" if args.json else render(report)
 
 
 def main(args: argparse.Namespace) -> int:

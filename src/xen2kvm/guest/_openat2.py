@@ -19,6 +19,7 @@ import functools
 import os
 import platform
 from collections.abc import Callable
+from typing import Any
 
 #: ``openat2`` has the same number on every architecture (it came after the syscall tables
 #: were unified).
@@ -53,24 +54,21 @@ def load() -> OpenInRoot | None:
         syscall = libc.syscall
     except (OSError, AttributeError):
         return None
+    # No argtypes (converting through them costs more than the system call): the variadic
+    # syscall() reads every argument as a long, so the number and the size are passed as
+    # ctypes longs, the fd as an int (the kernel reads an int), the path as char *.
     syscall.restype = ctypes.c_long
-    syscall.argtypes = (
-        ctypes.c_long,
-        ctypes.c_int,
-        ctypes.c_char_p,
-        ctypes.POINTER(_OpenHow),
-        ctypes.c_size_t,
-    )
-    size = ctypes.sizeof(_OpenHow)
+    nr = ctypes.c_long(_NR_OPENAT2)
+    size = ctypes.c_size_t(ctypes.sizeof(_OpenHow))
     get_errno = ctypes.get_errno
-    hows: dict[int, _OpenHow] = {}
+    hows: dict[int, Any] = {}
 
     def open_in_root(root_fd: int, path: bytes, flags: int) -> int:
         how = hows.get(flags)
         if how is None:
-            how = hows[flags] = _OpenHow(flags | os.O_CLOEXEC, 0, _RESOLVE)
-        fd = syscall(_NR_OPENAT2, root_fd, path, how, size)
-        return int(fd) if fd >= 0 else -get_errno()
+            how = hows[flags] = ctypes.pointer(_OpenHow(flags | os.O_CLOEXEC, 0, _RESOLVE))
+        fd: int = syscall(nr, root_fd, path, how, size)
+        return fd if fd >= 0 else -get_errno()
 
     # Probe: the kernel, libc and any seccomp policy must all let it through.
     try:

@@ -122,8 +122,11 @@ class LocalGuest(Guest):
             self._root_fd = -1
 
     def __del__(self) -> None:
-        with contextlib.suppress(Exception):
+        # Not contextlib.suppress: at interpreter exit, module globals may already be gone.
+        try:  # noqa: SIM105
             self.close()
+        except Exception:
+            pass
 
     # --- resolution ------------------------------------------------------------------------
 

@@ -49,22 +49,32 @@ def trees(draw: st.DrawFn) -> list[tuple[str, str, str]]:
 
 
 def build(root: Path, host: Path, entries: list[tuple[str, str, str]]) -> list[str]:
+    """Make the entries, never through a symlink (which could lead out of ``root``)."""
     made = []
     for path, kind, target in entries:
-        p = root / path
-        try:
-            p.parent.mkdir(parents=True, exist_ok=True)
+        parts = path.split("/")
+        parent = root
+        for name in parts[:-1]:
+            parent = parent / name
+            if not os.path.lexists(parent):
+                parent.mkdir()
+            elif os.path.islink(parent) or not parent.is_dir():
+                break  # a link or a file on the way: skip this entry
+        else:
+            p = parent / parts[-1]
+            if os.path.lexists(p):
+                continue
             if kind == "dir":
                 p.mkdir()
             elif kind == "file":
-                p.write_text(f"content of {path}\n")
+                fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+                os.write(fd, f"content of {path}\n".encode())
+                os.close(fd)
             elif kind == "fifo":
                 os.mkfifo(p)
             else:
                 os.symlink(target.format(host=host), p)
-        except OSError:  # a parent is a file, link or FIFO already, or p exists: skip
-            continue
-        made.append("/" + path)
+            made.append("/" + path)
     return made
 
 
