@@ -104,6 +104,7 @@ class LocalGuest(Guest):
         if resolver not in ("auto", "walk"):
             raise ValueError(f"unknown resolver {resolver!r}")
         self._open2 = _openat2.load() if resolver == "auto" else None
+        self._root_name: str | None = None  # see _root_host_path
         self.root = Path(root)
         self.name = name or str(root)
         self.read_only = read_only
@@ -115,6 +116,18 @@ class LocalGuest(Guest):
             raise GuestError(f"{root}: not a directory") from exc
         except OSError as exc:
             raise GuestError(f"{root}: cannot open: {exc.strerror}") from exc
+
+    def _root_host_path(self) -> str | None:
+        """Where the root directory is on the host, as /proc names it (None if unknown)."""
+        if self._root_name is None:
+            try:
+                name = os.readlink(f"/proc/self/fd/{self._root_fd}")
+            except OSError:
+                name = ""
+            # "/" would make every host path look inside; a deleted root has no usable name.
+            ok = name.startswith("/") and name != "/" and not name.endswith(" (deleted)")
+            self._root_name = name if ok else ""
+        return self._root_name or None
 
     def close(self) -> None:
         if self._root_fd >= 0:
@@ -369,6 +382,22 @@ class LocalGuest(Guest):
                 raise GuestPathError(path, exc.strerror or "not a symlink") from exc
 
     def realpath(self, path: str) -> str:
+        fd = self._fast_open(path, os.O_PATH)
+        if fd is not None:
+            # The kernel found it inside the root; its name there is the fd's name on the
+            # host less the root's (both from /proc). Anything unexpected: the walk answers.
+            try:
+                where: str | None = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:
+                where = None
+            finally:
+                os.close(fd)
+            prefix = self._root_host_path()
+            if where is not None and prefix is not None:
+                if where == prefix:
+                    return "/"
+                if where.startswith(prefix + "/"):
+                    return where[len(prefix) :]
         with self._walk(path, follow_last=True) as r:
             self._lstat_resolved(r, path)
             return r.guest_path
