@@ -8,6 +8,7 @@ no partition table) becomes a whole KVM disk (``sda``). The mapping is data beca
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,11 @@ MAX_DEVICES = {VMMode.PARAVIRT: 8, VMMode.FULLVIRT: 4}
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz"
 _VDEV_RE = re.compile(r"^(?:/dev/)?(xvd|hd|sd|vd)([a-z]+)([0-9]*)$")
+_PARTITION_RE = re.compile(r"^(/dev/(?:xvd|hd|sd|vd)[a-z]+)([0-9]+)$")
+
+
+#: The KVM slot names of every mode: sda, sdb...
+_SLOTS = tuple(f"sd{_ALPHABET[i]}" for i in range(max(MAX_DEVICES.values())))
 
 
 @dataclass(frozen=True)
@@ -48,20 +54,28 @@ def disk_letters(index: int) -> str:
 
 
 def parse_vdev(name: str, *, source: str = "<input>") -> Vdev:
+    v = _parse_vdev(name)
+    if isinstance(v, str):
+        raise ParseError(v, source=source)
+    return v
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_vdev(name: str) -> Vdev | str:
+    """The :class:`Vdev` for ``name``, or the error message: a config names few distinct
+    devices and every translation parses each of them, so the (immutable) answers are kept."""
     m = _VDEV_RE.match(name.strip())
     if not m:
-        raise ParseError(
-            f"vdev {name!r}: not a device name like xvda, xvda1, hdc or sdb", source=source
-        )
+        return f"vdev {name!r}: not a device name like xvda, xvda1, hdc or sdb"
     prefix, letters, part = m.groups()
     if prefix == "hd" and len(letters) > 1:
-        raise ParseError(f"vdev {name!r}: IDE names go from hda to hdz", source=source)
+        return f"vdev {name!r}: IDE names go from hda to hdz"
     index = 0
     for ch in letters:
         index = index * 26 + (ord(ch) - ord("a") + 1)
     partition = int(part) if part else 0
     if part and partition == 0:
-        raise ParseError(f"vdev {name!r}: partitions are numbered from 1", source=source)
+        return f"vdev {name!r}: partitions are numbered from 1"
     return Vdev(prefix, index - 1, partition)
 
 
@@ -83,6 +97,29 @@ class MappedDevice:
     #: Other names the guest may have used for the same device (an HVM guest's hda may be
     #: xvda once PV drivers unplug the emulated disk).
     aliases: tuple[str, ...] = ()
+
+    # Written out, as Disk's is (see there), for the same reason.
+    def __init__(
+        self,
+        xen: str,
+        kvm: str,
+        target: str,
+        slot: int,
+        source: str,
+        partition_only: bool = False,
+        cdrom: bool = False,
+        aliases: tuple[str, ...] = (),
+    ) -> None:
+        self.__dict__.update(
+            xen=xen,
+            kvm=kvm,
+            target=target,
+            slot=slot,
+            source=source,
+            partition_only=partition_only,
+            cdrom=cdrom,
+            aliases=aliases,
+        )
 
 
 @dataclass(frozen=True)
@@ -110,7 +147,7 @@ class DiskMapping:
         for d in self.devices:
             if device == d.xen or device in d.aliases:
                 return d.kvm
-        m = re.match(r"^(/dev/(?:xvd|hd|sd|vd)[a-z]+)([0-9]+)$", device)
+        m = _PARTITION_RE.match(device)
         if m:
             whole, part = m.groups()
             for d in self.devices:
@@ -195,32 +232,33 @@ def build_mapping(
         slots = _place_overrides(parsed, ordered, overrides, mode)
     else:
         slots = dict(enumerate(ordered))
-    used = list(range(len(slots)))
 
     devices: list[MappedDevice] = []
     n_disk = n_cd = 0
-    for slot in used:
+    # Every slot is below the mode's limit (checked above), so the names come from _SLOTS.
+    for slot in range(len(slots)):
         v, d = slots[slot]
         if d.cdrom:
             kvm = f"/dev/sr{n_cd}"
             n_cd += 1
         else:
-            kvm = f"/dev/sd{disk_letters(n_disk)}"
+            kvm = "/dev/" + _SLOTS[n_disk]
             n_disk += 1
         aliases: tuple[str, ...] = ()
         if hvm and v.prefix == "hd":
             # PV-on-HVM drivers unplug the emulated IDE disk and show it as xvdX.
             aliases = (f"/dev/xvd{disk_letters(v.index)}{v.partition or ''}",)
+        vdev = d.vdev
         devices.append(
             MappedDevice(
-                xen=f"/dev/{d.vdev.removeprefix('/dev/')}",
-                kvm=kvm,
-                target=f"sd{disk_letters(slot)}",
-                slot=slot,
-                source=d.source,
-                partition_only=v.partition > 0,
-                cdrom=d.cdrom,
-                aliases=aliases,
+                vdev if vdev.startswith("/dev/") else "/dev/" + vdev,  # xen
+                kvm,
+                _SLOTS[slot],  # target
+                slot,
+                d.source,
+                v.partition > 0,  # partition_only
+                d.cdrom,
+                aliases,
             )
         )
     return DiskMapping(tuple(devices), mode)

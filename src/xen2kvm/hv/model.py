@@ -48,6 +48,29 @@ class Disk:
     #: Linode disk or volume id when read from a Linode profile ("disk:123", "volume:7").
     linode_ref: str = ""
 
+    # Written out (dataclass keeps an __init__ the class defines) because the generated one
+    # calls object.__setattr__ once per field and a translation makes two Disks per disk;
+    # tests/unit/hv/test_hv_fast_paths.py checks it against the fields.
+    def __init__(
+        self,
+        source: str,
+        vdev: str,
+        format: str = "raw",
+        readonly: bool = False,
+        cdrom: bool = False,
+        kvm_target: str = "",
+        linode_ref: str = "",
+    ) -> None:
+        self.__dict__.update(
+            source=source,
+            vdev=vdev,
+            format=format,
+            readonly=readonly,
+            cdrom=cdrom,
+            kvm_target=kvm_target,
+            linode_ref=linode_ref,
+        )
+
     @property
     def is_block_device(self) -> bool:
         return self.source.startswith("/dev/")

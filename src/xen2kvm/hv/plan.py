@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import operator
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -105,6 +106,9 @@ def rewrite_cmdline(cmdline: str, mapping: DiskMapping, notes: list[str]) -> str
     return " ".join(out)
 
 
+_KVM_TARGET = operator.attrgetter("kvm_target")
+
+
 def _is_linode_kernel(kernel: str) -> bool:
     return kernel.startswith("linode/")
 
@@ -122,22 +126,20 @@ def plan_kvm(domain: Domain, options: PlanOptions | None = None) -> KvmGuest:
         hvm=domain.xen_type == "hvm",
     )
     target = {d.xen: d.target for d in mapping.devices}
-    disks = sorted(
-        (
-            # Positional construction: dataclasses.replace costs more than the whole writer.
-            Disk(
-                d.source,
-                d.vdev,
-                d.format,
-                d.readonly,
-                d.cdrom,
-                target[d.vdev if d.vdev.startswith("/dev/") else "/dev/" + d.vdev],
-                d.linode_ref,
-            )
-            for d in domain.disks
-        ),
-        key=lambda d: d.kvm_target,
-    )
+    disks = [
+        # Positional construction: dataclasses.replace costs more than the whole writer.
+        Disk(
+            d.source,
+            d.vdev,
+            d.format,
+            d.readonly,
+            d.cdrom,
+            target[d.vdev if d.vdev.startswith("/dev/") else "/dev/" + d.vdev],
+            d.linode_ref,
+        )
+        for d in domain.disks
+    ]
+    disks.sort(key=_KVM_TARGET)
     for dev in mapping.devices:
         if dev.xen != dev.kvm:
             notes.append(

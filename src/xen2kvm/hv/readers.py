@@ -72,7 +72,6 @@ def read_domain(
     options: ReadOptions | None = None,
 ) -> Domain:
     """Read a Xen domain description of any supported format (``auto`` detects it)."""
-    options = options or ReadOptions()
     fmt = detect_format(text) if input_format == "auto" else input_format
     if fmt in ("xl", "xm"):
         cfg = parse_xen_config(text, source, "auto" if input_format == "auto" else fmt)
@@ -164,9 +163,13 @@ _ACTIONS = {
 }
 
 
+_BOOT_DEVICES = {"c": "hd", "d": "cdrom", "n": "network"}
+
+
 def _fmt_value(item: Item) -> str:
     v = item.plain()
-    return repr(v) if isinstance(v, str) else json.dumps(v)
+    # json.dumps writes an int as repr() does, only slower.
+    return repr(v) if isinstance(v, str) or type(v) is int else json.dumps(v)
 
 
 class _XlReader:
@@ -193,6 +196,8 @@ class _XlReader:
         if s is None:
             return default
         v = s.item.value
+        if isinstance(v, str):
+            return v
         if isinstance(v, list):
             # xm allowed e.g. extra = ["a", "b"]? It did not; xl neither. Say which key.
             raise self.err(s.item, f"{key}: expected a string, found a list")
@@ -307,9 +312,7 @@ class _XlReader:
         bl_args = self.string("bootloader_args") or self.string("bootargs")
         firmware = self.string("firmware").lower()
         order = tuple(
-            {"c": "hd", "d": "cdrom", "n": "network"}[c]
-            for c in self.string("boot", "c" if hvm else "").lower()
-            if c in "cdn"
+            _BOOT_DEVICES[c] for c in self.string("boot", "c" if hvm else "").lower() if c in "cdn"
         )
         if hvm:
             if firmware in ("uefi", "ovmf"):
@@ -348,15 +351,8 @@ class _XlReader:
                 self.warnings.append(
                     f"disk {n} ({spec.vdev}): not carried over: {', '.join(spec.ignored)}"
                 )
-            out.append(
-                Disk(
-                    source=spec.target,
-                    vdev=spec.vdev,
-                    format=spec.format,
-                    readonly=spec.readonly,
-                    cdrom=spec.cdrom,
-                )
-            )
+            # Positional: source, vdev, format, readonly, cdrom (keywords cost a little more).
+            out.append(Disk(spec.target, spec.vdev, spec.format, spec.readonly, spec.cdrom))
         return out
 
     def nics(self, hvm: bool) -> list[Nic]:

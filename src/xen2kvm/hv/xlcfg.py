@@ -106,19 +106,26 @@ class XenConfig:
         return self.settings.get(key)
 
 
+# Token shapes shared by the lexer and the fast path below (no capturing groups inside).
+_BLANKS = r"[ \t\r\f\v]*"
+_COMMENT = r"(?:\#[^\n]*)?"
+_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+_STRING = r""""[^"\\\n]*(?:\\.[^"\\\n]*)*"|'[^'\\\n]*(?:\\.[^'\\\n]*)*'"""
+_NUMBER = r"0[xX][0-9a-fA-F]+(?![A-Za-z_0-9.])|[0-9]+(?:\.[0-9]+)?(?![A-Za-z_0-9.])"
+
 # One match per significant token: blanks and a comment before it are consumed by the prefix,
 # so the Python loop never sees them; frequent kinds come first and strings use the unrolled
 # loop form (no alternation per character): the lexer is the hot path of bench/translate.py.
 _TOKEN = re.compile(
-    r"""[ \t\r\f\v]*(?:\#[^\n]*)?(?:
-     (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
+    rf"""{_BLANKS}{_COMMENT}(?:
+     (?P<ident>{_IDENT})
     |(?P<eq>=)
-    |(?P<str>"[^"\\\n]*(?:\\.[^"\\\n]*)*"|'[^'\\\n]*(?:\\.[^'\\\n]*)*')
+    |(?P<str>{_STRING})
     |(?P<nl>\n)
     |(?P<comma>,)
     |(?P<lbr>\[)
     |(?P<rbr>\])
-    |(?P<num>0[xX][0-9a-fA-F]+(?![A-Za-z_0-9.])|[0-9]+(?:\.[0-9]+)?(?![A-Za-z_0-9.]))
+    |(?P<num>{_NUMBER})
     |(?P<semi>;)
     |(?P<peq>\+=)
     |(?P<badnum>[0-9][A-Za-z0-9_.]*)
@@ -206,8 +213,117 @@ class _Lexer:
         return repr(self.text(i))
 
 
+# The fast path: most files are ``KEY = VALUE`` lines whose values are strings without
+# escapes, numbers or flat lists of those, which one match per setting (and per list element)
+# reads. Everything else (``+=``, escapes, nested lists, any error) makes _parse_xl_fast give
+# up and the token parser read the file from the start, so it alone decides what is malformed
+# and how to say so.
+# Only blanks may stand between the key, '=' and the value (a comment there would swallow the
+# rest of the line: the token parser refuses such a line). Comments run to the end of the line
+# (possessive: no shorter match lets a quote or a ';' inside one count).
+_PLAIN_STRING = r"""\"[^"\\\n]*"|'[^'\\\n]*'"""
+# What may follow a value: blanks, a comment, then a newline, ';' or the end of the file.
+_END = r"[ \t\r\f\v]*(?:\#[^\n]*+)?(?:[\n;]|\Z)"
+_FAST_SETTING = re.compile(
+    rf"""{_BLANKS}(?:\#[^\n]*+)?(?:
+     (?P<key>{_IDENT}){_BLANKS}={_BLANKS}(?:
+        (?:(?P<str>{_PLAIN_STRING})|(?P<num>{_NUMBER})){_END}
+       |(?P<lbr>\[))
+    |[\n;]
+    |(?P<eof>\Z)
+    )""",
+    re.VERBOSE,
+)
+_FAST_END = re.compile(_END)
+# Inside a list, newlines count as blanks.
+_LIST_BLANKS = r"(?:[ \t\r\f\v\n]|\#[^\n]*+)*+"
+_FAST_ELEMENT = re.compile(
+    rf"{_LIST_BLANKS}(?:(?P<str>{_PLAIN_STRING})|(?P<num>{_NUMBER})){_LIST_BLANKS}(?P<sep>[,\]])"
+)
+_FAST_CLOSE = re.compile(rf"{_LIST_BLANKS}\]")
+
+
+# Item(...) and Setting(...) without the Python-level __new__ of a NamedTuple (all fields
+# given): the fast path makes some 25 of them per file.
+_new = tuple.__new__
+
+
+def _number(t: str) -> int | float:
+    """The value of a ``num`` token."""
+    if t[:2] in ("0x", "0X"):
+        return int(t, 16)
+    return float(t) if "." in t else int(t)
+
+
+def _parse_xl_fast(text: str, source: str) -> XenConfig | None:
+    """The settings of a plainly written xl file, as parse_xl reads them; None otherwise."""
+    try:
+        return _parse_plain_xl(text, source)
+    except ValueError:  # int() refuses a number of thousands of digits: let the parser say
+        return None
+
+
+def _parse_plain_xl(text: str, source: str) -> XenConfig | None:
+    lines = _Lines(text)
+    settings: dict[str, Setting] = {}
+    match_setting = _FAST_SETTING.match
+    pos = 0
+    while True:
+        m = match_setting(text, pos)
+        if m is None:
+            return None
+        pos = m.end()
+        kind = m.lastgroup
+        if kind is None:  # an empty line, a comment, a ';'
+            continue
+        value: Scalar | list[Item]
+        if kind == "str":
+            value = m.group(kind)[1:-1]
+        elif kind == "num":
+            value = _number(m.group(kind))
+        elif kind == "lbr":
+            in_list = _plain_list(text, pos, lines)
+            if in_list is None:
+                return None
+            value, pos = in_list
+            end = _FAST_END.match(text, pos)
+            if end is None:
+                return None
+            pos = end.end()
+        else:  # eof
+            return XenConfig(settings, source, "xl")
+        key = m.group("key")
+        item = _new(Item, (value, m.start(kind), lines))
+        settings[key] = _new(Setting, (key, item, m.start("key"), lines))
+
+
+def _plain_list(text: str, pos: int, lines: _Lines) -> tuple[list[Item], int] | None:
+    """The elements of a flat list opened just before ``pos`` and the offset after its ']'."""
+    items: list[Item] = []
+    match_element = _FAST_ELEMENT.match
+    while True:
+        e = match_element(text, pos)
+        if e is None:
+            close = _FAST_CLOSE.match(text, pos)  # "[ ]" or after a trailing comma
+            return None if close is None else (items, close.end())
+        s = e.group("str")
+        if s is not None:
+            items.append(_new(Item, (s[1:-1], e.start("str"), lines)))
+        else:
+            items.append(_new(Item, (_number(e.group("num")), e.start("num"), lines)))
+        pos = e.end()
+        if e.group("sep") == "]":
+            return items, pos
+
+
 def parse_xl(text: str, source: str = "<input>") -> XenConfig:
     """Parse xl.cfg text; raise ParseError with line and column on malformed input."""
+    cfg = _parse_xl_fast(text, source)
+    return cfg if cfg is not None else _parse_xl_tokens(text, source)
+
+
+def _parse_xl_tokens(text: str, source: str) -> XenConfig:
+    """The token parser (see :func:`parse_xl`): every file, every error."""
     lx = _Lexer(text, source)
     kinds = lx.kinds
     settings: dict[str, Setting] = {}
@@ -255,10 +371,7 @@ def _value(lx: _Lexer, i: int, key: str) -> tuple[Item, int]:
     if k == "str":
         return Item(_unescape(m.group(k)[1:-1]), at, nl), i + 1
     if k == "num":
-        t = m.group(k)
-        if t[:2] in ("0x", "0X"):
-            return Item(int(t, 16), at, nl), i + 1
-        return Item(float(t) if "." in t else int(t), at, nl), i + 1
+        return Item(_number(m.group(k)), at, nl), i + 1
     if k == "lbr":
         kinds = lx.kinds
         i += 1
@@ -469,13 +582,19 @@ _KV_RE = re.compile(r"([a-z][-a-z0-9]*)=")
 _COLON_RE = re.compile(r"([a-z][a-z0-9]*):(.*)$")
 
 
-# The two shapes most configs use, parsed by one regex each; anything else (and every error)
-# goes through the general parser. tests/unit/hv checks both paths agree.
+# The three shapes most configs use, parsed by one regex each; anything else (and every error)
+# goes through the general parser. tests/unit/hv checks the paths agree. A group repeated by
+# ``+`` keeps its last capture: the last format prefix or key=value wins, as in the parser.
 _FAST_PREFIXED = re.compile(
-    r"(?:(?:phy|file|tap2?|tapdisk|aio):)+(/[^,:=\s]*),((?:xvd|hd|sd)[a-z]+[0-9]*),(w|rw|r|ro)\Z"
+    r"(?:(?:phy|file|tap2?|tapdisk|aio):|(raw|qcow2?|vhd|qed):)+"
+    r"(/[^,:=\s]*),((?:xvd|hd|sd)[a-z]+[0-9]*),(w|rw|r|ro)\Z"
 )
 _FAST_POSITIONAL = re.compile(
     r"(/[^,:=\s]*),(raw|qcow2?|vhd|qed)?,((?:xvd|hd|sd)[a-z]+[0-9]*),(w|rw|r|ro)\Z"
+)
+_FAST_KEYVALUE = re.compile(
+    r"(?:(?:vdev=((?:xvd|hd|sd)[a-z]+[0-9]*)|format=(raw|qcow2?|vhd|qed)|access=(w|rw|r|ro)),"
+    r"[ \t\n]*)+target=(/[^,\s]*)\Z"
 )
 
 
@@ -487,14 +606,23 @@ def parse_disk_spec(
     ``line``/``column`` locate the spec's first character in the file, so errors point at
     the offending parameter.
     """
-    m = _FAST_PREFIXED.match(spec)
-    if m:
-        return DiskSpec(m.group(1), m.group(2), "raw", m.group(3) in ("r", "ro"), False)
-    m = _FAST_POSITIONAL.match(spec)
-    if m:
-        return DiskSpec(
-            m.group(1), m.group(3), m.group(2) or "raw", m.group(4) in ("r", "ro"), False
-        )
+    # Each shape is tried only where it can match: a positional spec starts with its path,
+    # a prefixed one holds no '=' and key=value ones do.
+    if spec[:1] == "/":
+        m = _FAST_POSITIONAL.match(spec)
+        if m:
+            target, fmt, vdev, access = m.groups()
+            return DiskSpec(target, vdev, fmt or "raw", access in ("r", "ro"), False)
+    elif "=" in spec:
+        m = _FAST_KEYVALUE.match(spec)
+        if m and m.group(1):  # vdev= given
+            vdev, fmt, access, target = m.groups()
+            return DiskSpec(target, vdev, fmt or "raw", access in ("r", "ro"), False)
+    else:
+        m = _FAST_PREFIXED.match(spec)
+        if m:
+            fmt, target, vdev, access = m.groups()
+            return DiskSpec(target, vdev, fmt or "raw", access in ("r", "ro"), False)
     return _parse_disk_spec(spec, source=source, line=line, column=column)
 
 
@@ -680,10 +808,29 @@ _VIF_KEYS = {
 }
 
 
+# The common shape (mac, bridge, model with plain values), parsed by one regex on the spec and
+# a final comma; anything else goes through the general parser. The MAC must be what
+# normalise_mac returns, unicast (even first octet). The last of a repeated key wins in both.
+_FAST_VIF = re.compile(
+    r"(?:(?:mac=([0-9a-f][02468ace](?::[0-9a-f]{2}){5})|bridge=([^,=\s]+)|model=([^,=\s]+)),)+\Z"
+)
+
+
 def parse_vif_spec(
     spec: str, *, source: str = "<input>", line: int | None = None, column: int | None = None
 ) -> VifSpec:
     """Parse one xl vif spec (``mac=..,bridge=..``); ParseError on bad syntax or MAC."""
+    m = _FAST_VIF.match(spec + ",")
+    if m:
+        mac, bridge, model = m.groups()
+        return VifSpec(mac or "", bridge or "", model or "")
+    return _parse_vif_spec(spec, source=source, line=line, column=column)
+
+
+def _parse_vif_spec(
+    spec: str, *, source: str = "<input>", line: int | None = None, column: int | None = None
+) -> VifSpec:
+    """The general vif spec parser (see :func:`parse_vif_spec`)."""
     from xen2kvm.hv.model import normalise_mac
 
     mac = bridge = model = ""

@@ -222,18 +222,28 @@ def test_bad_vif_specs(spec: str, words: str, offset: int) -> None:
         "/srv/a.img,qcow2,xvda,w",
         "/srv/a.img,,hda,r",
         "/srv/a.img,vhd,xvdaa2,rw",
+        "tap:qcow2:/srv/a.qcow2,xvdb,w",
+        "qcow2:raw:/srv/a.img,hda,r",
+        "vdev=xvda, format=raw, access=rw, target=/srv/a.img",
+        "format=qcow2,access=ro,\n vdev=hda,vdev=hdb, target=/x:y=z",
     ],
 )
 def test_fast_paths_agree_with_the_general_parser(spec: str) -> None:
-    from xen2kvm.hv.xlcfg import _FAST_POSITIONAL, _FAST_PREFIXED, _parse_disk_spec
+    from xen2kvm.hv.xlcfg import (
+        _FAST_KEYVALUE,
+        _FAST_POSITIONAL,
+        _FAST_PREFIXED,
+        _parse_disk_spec,
+    )
 
-    assert _FAST_PREFIXED.match(spec) or _FAST_POSITIONAL.match(spec)
+    assert _FAST_PREFIXED.match(spec) or _FAST_POSITIONAL.match(spec) or _FAST_KEYVALUE.match(spec)
     assert parse_disk_spec(spec) == _parse_disk_spec(spec)
 
 
 @given(st.lists(st.sampled_from(
     ["phy:", "file:", "tap:", "aio:", "qcow2:", "/srv/a", ".img", ",", "xvda", "hdc", "1",
-     "raw", "w", "ro", ":cdrom", " ", "=", "sd", "b"]), max_size=10).map("".join))
+     "raw", "w", "ro", ":cdrom", " ", "=", "sd", "b", "raw:", "vhd:", "vdev=", "format=",
+     "access=", "target=", ", ", "rw", "r", "\n"]), max_size=10).map("".join))
 @settings(max_examples=500)
 def test_fast_paths_agree_on_generated_specs(spec: str) -> None:
     from xen2kvm.hv.xlcfg import _parse_disk_spec
