@@ -159,7 +159,7 @@ def _unescape(body: str) -> str:
 
     def sub(m: re.Match[str]) -> str:
         e = m.group(1)
-        if e[0] == "x":
+        if e[0] == "x" and len(e) == 3:  # "\\x" without two hex digits: kept as written
             return chr(int(e[1:], 16))
         if e[0] in "01234567":
             return chr(int(e, 8))

@@ -35,6 +35,10 @@ def test_escapes_and_other_quote_inside() -> None:
     assert v["s"] == "it's \"fine\"\tAA\\"
 
 
+def test_hex_escape_without_two_hex_digits_is_kept_as_written() -> None:
+    assert values(r"""s = 'a\xZZ b\x4'""")["s"] == r"a\xZZ b\x4"
+
+
 def test_plus_equals_appends_and_last_assignment_wins() -> None:
     v = values("disk = ['a']\ndisk += ['b']\nname = 'x'\nname = 'y'\nextra = 'p'\nextra += ' q'")
     assert v == {"disk": ["a", "b"], "name": "y", "extra": "p q"}
