@@ -14,12 +14,16 @@ view or the underlying guest, never both at once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from xen2kvm.errors import GuestFileNotFound, GuestPathError
 from xen2kvm.guest.base import DEFAULT_READ_LIMIT, FileKind, FileStat, FilesystemInfo, Guest
 
 #: Larger reads (big initramfs images) are not kept: memory matters more than one re-read.
 _MAX_MEMO_BYTES = 16 * 1024 * 1024
 _UNSET = object()
+T = TypeVar("T")
 
 
 class MemoGuest(Guest):
@@ -27,8 +31,8 @@ class MemoGuest(Guest):
 
     One dictionary per question, holding the answer or the error it raised; the ``try_*`` and
     ``exists`` questions are answered from the same entries without raising, since most of
-    what checks probe for is absent. (Written out per method rather than through one generic
-    helper: this is the innermost loop of an inspection.)
+    what checks probe for is absent. (The stat and read entries are written out rather than
+    going through ``_remembered``: they are the innermost loop of an inspection.)
     """
 
     def __init__(self, guest: Guest) -> None:
@@ -155,41 +159,29 @@ class MemoGuest(Guest):
             raise hit.with_traceback(None)
         return hit
 
-    def listdir(self, path: str) -> list[str]:
-        hit = self._listdir.get(path)
+    @staticmethod
+    def _remembered(memo: dict[str, T | GuestPathError], path: str, ask: Callable[[str], T]) -> T:
+        """The answer to a question without an "if exists" form, asked once."""
+        hit = memo.get(path)
         if hit is None:
             try:
-                hit = self.inner.listdir(path)
+                hit = ask(path)
             except GuestPathError as exc:
                 hit = exc
-            self._listdir[path] = hit
+            memo[path] = hit
         if isinstance(hit, GuestPathError):
             raise hit.with_traceback(None)
-        return list(hit)
+        return hit
+
+    def listdir(self, path: str) -> list[str]:
+        names: list[str] = self._remembered(self._listdir, path, self.inner.listdir)
+        return list(names)  # a copy: callers may change theirs
 
     def readlink(self, path: str) -> str:
-        hit = self._readlink.get(path)
-        if hit is None:
-            try:
-                hit = self.inner.readlink(path)
-            except GuestPathError as exc:
-                hit = exc
-            self._readlink[path] = hit
-        if isinstance(hit, GuestPathError):
-            raise hit.with_traceback(None)
-        return hit
+        return self._remembered(self._readlink, path, self.inner.readlink)
 
     def realpath(self, path: str) -> str:
-        hit = self._realpath.get(path)
-        if hit is None:
-            try:
-                hit = self.inner.realpath(path)
-            except GuestPathError as exc:
-                hit = exc
-            self._realpath[path] = hit
-        if isinstance(hit, GuestPathError):
-            raise hit.with_traceback(None)
-        return hit
+        return self._remembered(self._realpath, path, self.inner.realpath)
 
     def getxattrs(self, path: str) -> dict[str, bytes]:
         return self.inner.getxattrs(path)
