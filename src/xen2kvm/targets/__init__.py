@@ -1,0 +1,1 @@
+"""Where a converted guest goes: one module per kind of target (see :mod:`.base`)."""
