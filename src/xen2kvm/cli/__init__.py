@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "kernel_config",
     "verify",
     "migrate",
+    "import_",
 )
 
 EPILOG = """\
