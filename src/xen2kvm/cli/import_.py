@@ -66,15 +66,23 @@ def main(args: argparse.Namespace) -> int:
                 raise UsageError(f"{dest}: exists (use --force to overwrite)")
     results: list[CopyResult] = []
     try:
-        for disk, dest in zip(info.disks, dests):
+        for disk, dest in zip(info.disks, dests, strict=True):
             progress = None
             bar: Any = None
             if args.json and not args.quiet:
 
                 def progress(p: Progress) -> None:
                     sys.stderr.write(
-                        json.dumps({"event": "progress", "disk": p.label, "done": p.done,
-                                    "total": p.total, "rate": round(p.rate)}) + "\n"
+                        json.dumps(
+                            {
+                                "event": "progress",
+                                "disk": p.label,
+                                "done": p.done,
+                                "total": p.total,
+                                "rate": round(p.rate),
+                            }
+                        )
+                        + "\n"
                     )
             elif not args.quiet and sys.stderr.isatty():
                 from rich.progress import Progress as Bar
@@ -83,14 +91,21 @@ def main(args: argparse.Namespace) -> int:
                 bar.start()
                 task = bar.add_task(disk.label, total=disk.virtual_size)
 
-                def progress(p: Progress) -> None:
+                def progress(p: Progress, bar: Any = bar, task: Any = task) -> None:
                     bar.update(task, completed=p.done)
 
             try:
                 with source.open_disk(disk) as extents:
                     results.append(
-                        copy_extents(extents, disk.virtual_size, dest, label=disk.label,
-                                     fmt=args.format, force=args.force, progress=progress)
+                        copy_extents(
+                            extents,
+                            disk.virtual_size,
+                            dest,
+                            label=disk.label,
+                            fmt=args.format,
+                            force=args.force,
+                            progress=progress,
+                        )
                     )
             finally:
                 if bar is not None:
@@ -103,9 +118,15 @@ def main(args: argparse.Namespace) -> int:
         "schema": "xen2kvm.import/1",
         "source": str(src_path),
         "disks": [
-            {"path": r.path, "format": r.format, "virtual_size": r.virtual_size,
-             "sha256": r.sha256, "xen_name": d.xen_name, "bootable": d.bootable}
-            for r, d in zip(results, info.disks)
+            {
+                "path": r.path,
+                "format": r.format,
+                "virtual_size": r.virtual_size,
+                "sha256": r.sha256,
+                "xen_name": d.xen_name,
+                "bootable": d.bootable,
+            }
+            for r, d in zip(results, info.disks, strict=False)
         ],
         "domain": _domain_json(info.domain) if info.domain else None,
     }

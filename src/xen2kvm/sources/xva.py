@@ -46,7 +46,7 @@ def _open_stream(path: Path) -> tuple[IO[bytes], tarfile.TarFile]:
         fileobj = raw
     elif magic == b"\x28\xb5\x2f\xfd":
         mode = "r|"
-        fileobj = zstandard.ZstdDecompressor().stream_reader(raw)  # type: ignore[assignment]
+        fileobj = zstandard.ZstdDecompressor().stream_reader(raw)
     else:
         mode = "r|"
         fileobj = raw

@@ -44,7 +44,9 @@ def test_roundtrip(tmp_path: Path, mode: str, kw: dict[str, object]) -> None:
 def test_zstd_and_domain(tmp_path: Path) -> None:
     d = _disk()
     write_xva(tmp_path / "p.xva", d)
-    (tmp_path / "vm.xva").write_bytes(zstandard.ZstdCompressor().compress((tmp_path / "p.xva").read_bytes()))
+    (tmp_path / "vm.xva").write_bytes(
+        zstandard.ZstdCompressor().compress((tmp_path / "p.xva").read_bytes())
+    )
     info = XvaSource(tmp_path / "vm.xva").describe()
     assert info.domain is not None
     assert (info.domain.name, info.domain.vcpus, info.domain.memory_mib) == ("web-1", 2, 512)
@@ -85,11 +87,13 @@ def test_hostile_members(tmp_path: Path, kind: str) -> None:
     with tarfile.open(tmp_path / "good.xva") as src, tarfile.open(tmp_path / "vm.xva", "w") as tf:
         ova = src.getmember("ova.xml")
         tf.addfile(ova, src.extractfile(ova))
-        ti = tarfile.TarInfo({"dotdot": "Ref:7/../../x", "abs": "/etc/x", "symlink": "Ref:7/00000000"}[kind])
+        ti = tarfile.TarInfo(
+            {"dotdot": "Ref:7/../../x", "abs": "/etc/x", "symlink": "Ref:7/00000000"}[kind]
+        )
         if kind == "symlink":
             ti.type, ti.linkname = tarfile.SYMTYPE, "/etc/passwd"
         tf.addfile(ti)
-    with pytest.raises(XvaError, match="unsafe member|link or device"):
+    with pytest.raises(XvaError, match=r"unsafe member|link or device"):
         _import(tmp_path / "vm.xva", tmp_path)
     assert not (tmp_path / "d.img").exists()
 
@@ -99,12 +103,27 @@ def test_cli_json(tmp_path: Path) -> None:
     write_xva(tmp_path / "vm.xva", d)
     out = tmp_path / "out"
     out.mkdir()
-    r = subprocess.run([sys.executable, "-m", "xen2kvm", "import", str(tmp_path / "vm.xva"),
-                        "--out", str(out), "--json"], capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "xen2kvm",
+            "import",
+            str(tmp_path / "vm.xva"),
+            "--out",
+            str(out),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert doc["disks"][0]["sha256"] == hashlib.sha256(d).hexdigest()
     assert doc["domain"]["name"] == "web-1"
-    r2 = subprocess.run([sys.executable, "-m", "xen2kvm", "import", str(tmp_path / "vm.xva"),
-                         "--out", str(out)], capture_output=True, text=True)
+    r2 = subprocess.run(
+        [sys.executable, "-m", "xen2kvm", "import", str(tmp_path / "vm.xva"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
     assert r2.returncode == 2 and "exists" in r2.stderr

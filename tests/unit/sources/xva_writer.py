@@ -22,27 +22,63 @@ def ova_xml(size: int, ref: str = "Ref:7") -> bytes:
     def m(n: str, v: str) -> str:
         return f"<member><name>{n}</name><value>{v}</value></member>"
 
-    vm = (m("name_label", "web 1") + m("uuid", "3f2504e0-4f89-11d3-9a0c-0305e82c3301")
-          + m("memory_static_max", str(512 * CHUNK)) + m("VCPUs_at_startup", "2")
-          + m("PV_bootloader", "pygrub") + m("PV_bootloader_args", "")
-          + m("VBDs", "<array><data><value>Ref:20</value><value>Ref:21</value></data></array>")
-          + m("VIFs", "<array><data><value>Ref:30</value></data></array>"))
-    vbd = m("userdevice", "0") + m("type", "Disk") + m("VDI", ref) + m("bootable", "<boolean>1</boolean>") + m("empty", "<boolean>0</boolean>")
-    cd = m("userdevice", "3") + m("type", "CD") + m("VDI", "OpaqueRef:NULL") + m("empty", "<boolean>1</boolean>")
+    vm = (
+        m("name_label", "web 1")
+        + m("uuid", "3f2504e0-4f89-11d3-9a0c-0305e82c3301")
+        + m("memory_static_max", str(512 * CHUNK))
+        + m("VCPUs_at_startup", "2")
+        + m("PV_bootloader", "pygrub")
+        + m("PV_bootloader_args", "")
+        + m("VBDs", "<array><data><value>Ref:20</value><value>Ref:21</value></data></array>")
+        + m("VIFs", "<array><data><value>Ref:30</value></data></array>")
+    )
+    vbd = (
+        m("userdevice", "0")
+        + m("type", "Disk")
+        + m("VDI", ref)
+        + m("bootable", "<boolean>1</boolean>")
+        + m("empty", "<boolean>0</boolean>")
+    )
+    cd = (
+        m("userdevice", "3")
+        + m("type", "CD")
+        + m("VDI", "OpaqueRef:NULL")
+        + m("empty", "<boolean>1</boolean>")
+    )
     vdi = m("virtual_size", str(size))
     vif = m("device", "0") + m("MAC", "00:16:3e:12:34:56") + m("network", "Ref:40")
     net = m("bridge", "xenbr0")
     objs = ""
-    for cls, r, body in (("VM", "Ref:1", vm), ("VBD", "Ref:20", vbd), ("VBD", "Ref:21", cd),
-                         ("VDI", ref, vdi), ("VIF", "Ref:30", vif), ("network", "Ref:40", net)):
-        objs += ("<value><struct>" + m("class", cls) + m("id", r)
-                 + m("snapshot", f"<struct>{body}</struct>") + "</struct></value>")
-    return (f"<value><struct>{m('version', '<struct></struct>')}"
-            f"{m('objects', f'<array><data>{objs}</data></array>')}</struct></value>").encode()
+    for cls, r, body in (
+        ("VM", "Ref:1", vm),
+        ("VBD", "Ref:20", vbd),
+        ("VBD", "Ref:21", cd),
+        ("VDI", ref, vdi),
+        ("VIF", "Ref:30", vif),
+        ("network", "Ref:40", net),
+    ):
+        objs += (
+            "<value><struct>"
+            + m("class", cls)
+            + m("id", r)
+            + m("snapshot", f"<struct>{body}</struct>")
+            + "</struct></value>"
+        )
+    return (
+        f"<value><struct>{m('version', '<struct></struct>')}"
+        f"{m('objects', f'<array><data>{objs}</data></array>')}</struct></value>"
+    ).encode()
 
 
-def write_xva(path: Path, disk: bytes, *, ref: str = "Ref:7", mode: str = "w",
-              keepalive_at: frozenset[int] = frozenset(), sha1: bool = False) -> None:
+def write_xva(
+    path: Path,
+    disk: bytes,
+    *,
+    ref: str = "Ref:7",
+    mode: str = "w",
+    keepalive_at: frozenset[int] = frozenset(),
+    sha1: bool = False,
+) -> None:
     """Chunks as send_one streams them; ``keepalive_at``: chunk numbers where the 5 s timer
     fires (an empty block takes the number, its offset moves to the next number)."""
     with tarfile.open(path, mode) as tf:  # type: ignore[call-overload]
