@@ -277,7 +277,8 @@ class XvaSource:
         last = -1
         pending: tuple[str, bytes] | None = None  # chunk awaiting its checksum
         seen = False
-        for m, f in _members(self.path, tf):
+        members = _members(self.path, tf)
+        for m, f in members:
             cm = _CHUNK_RE.match(m.name)
             sm = _SUM_RE.match(m.name)
             if pending is not None:
@@ -294,10 +295,22 @@ class XvaSource:
                 off = cursor
                 cursor += len(pdata)
                 pending = None
+                if cursor >= size:
+                    # The disk is complete: a chunk of this disk after it means the names were
+                    # out of order (the last chunk came first) and the data read so far is not
+                    # the disk. A valid export ends the disk's directory here.
+                    nxt = next(members, None)
+                    if nxt is not None:
+                        nm = _CHUNK_RE.match(nxt[0].name) or _SUM_RE.match(nxt[0].name)
+                        if nm and nm.group(1) == prefix:
+                            raise XvaError(
+                                f"{where}: chunk {nxt[0].name} out of order or duplicated"
+                            )
+                    if pdata:
+                        yield off, pdata
+                    return
                 if pdata:
                     yield off, pdata
-                if cursor >= size:
-                    return
                 continue
             if m.name == "ova.xml" or not (cm or sm):
                 if seen:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import subprocess
@@ -127,3 +128,69 @@ def test_cli_json(tmp_path: Path) -> None:
         text=True,
     )
     assert r2.returncode == 2 and "exists" in r2.stderr
+
+
+def _rewrite(good: Path, bad: Path, edit: object) -> None:
+    """Copy ``good``'s members into ``bad`` through ``edit(list of (TarInfo, bytes))``."""
+    with tarfile.open(good) as src:
+        members = [(m, src.extractfile(m).read()) for m in src.getmembers()]  # type: ignore[union-attr]
+    members = edit(members)  # type: ignore[operator]
+    with tarfile.open(bad, "w") as tf:
+        for m, data in members:
+            m.size = len(data) if m.isfile() else 0
+            tf.addfile(m, io.BytesIO(data) if m.isfile() else None)
+
+
+def _swap_chunks(ms: list[tuple[tarfile.TarInfo, bytes]]) -> list[tuple[tarfile.TarInfo, bytes]]:
+    # Move the last chunk (and its checksum) before the first one: names out of order.
+    return [ms[0], *ms[-2:], *ms[1:-2]]
+
+
+def _dup_chunk(ms: list[tuple[tarfile.TarInfo, bytes]]) -> list[tuple[tarfile.TarInfo, bytes]]:
+    return [ms[0], ms[1], ms[2], *ms[1:]]
+
+
+def _big_chunk(ms: list[tuple[tarfile.TarInfo, bytes]]) -> list[tuple[tarfile.TarInfo, bytes]]:
+    import xxhash
+
+    m, data = ms[1]
+    data = data + b"\1"
+    return [ms[0], (m, data), (ms[2][0], f"{xxhash.xxh64_intdigest(data):016X}".encode()),
+            *ms[3:]]
+
+
+def _device(ms: list[tuple[tarfile.TarInfo, bytes]]) -> list[tuple[tarfile.TarInfo, bytes]]:
+    dev = tarfile.TarInfo("Ref:7/00000001")
+    dev.type = tarfile.CHRTYPE
+    dev.devmajor, dev.devminor = 1, 3
+    return [ms[0], ms[1], ms[2], (dev, b""), *ms[3:]]
+
+
+def _beyond(ms: list[tuple[tarfile.TarInfo, bytes]]) -> list[tuple[tarfile.TarInfo, bytes]]:
+    # A chunk numbered past the virtual size that ova.xml states.
+    import xxhash
+
+    m = tarfile.TarInfo("Ref:7/00000099")
+    return [*ms[:-2], (m, b"x"), (tarfile.TarInfo("Ref:7/00000099.xxhash"),
+            f"{xxhash.xxh64_intdigest(b'x'):016X}".encode()), *ms[-2:]]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (_swap_chunks, "out of order or duplicated"),
+        (_dup_chunk, "out of order or duplicated"),
+        (_big_chunk, "over 1 MiB"),
+        (_device, "link or device"),
+        (_beyond, "beyond the virtual size"),
+    ],
+)
+def test_bad_chunks_named_and_nothing_left(tmp_path: Path, edit: object, message: str) -> None:
+    write_xva(tmp_path / "good.xva", _disk())
+    _rewrite(tmp_path / "good.xva", tmp_path / "vm.xva", edit)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(XvaError, match=message) as exc:
+        _import(tmp_path / "vm.xva", out)
+    assert "vm.xva" in str(exc.value)
+    assert list(out.iterdir()) == []
